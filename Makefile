@@ -1,0 +1,72 @@
+# netsec.bjnp developer entry points. `make test` is what CI runs (.ci/run); `make demo`
+# runs the lab. Both install what they need: Debian packages (tools/install-host-deps.sh),
+# the locked Python toolchain in .venv, and the local container image.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+
+VENV        := .venv
+BIN         := $(CURDIR)/$(VENV)/bin
+PYTHON_BASE ?= python3
+COLLECTIONS := $(CURDIR)/.cache/collections
+COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/netsec/bjnp
+MOLECULE_WORKERS ?= 2
+
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS):$(CURDIR)/$(VENV)/lib/python3.11/site-packages
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export CONTAINERS_CONF := $(CURDIR)/tests/podman/containers.conf
+export PYTHONDONTWRITEBYTECODE := 1
+
+.PHONY: help
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
+
+# --- set-up -----------------------------------------------------------------------------
+.cache/host-deps.stamp: tools/install-host-deps.sh
+	bash tools/install-host-deps.sh
+	@mkdir -p $(@D) && touch $@
+
+$(VENV)/.installed: requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON_BASE) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+
+$(COLLECTION_LINK):
+	mkdir -p $(@D)
+	ln -sfn $(CURDIR) $@
+
+.PHONY: setup image lock
+setup: .cache/host-deps.stamp $(VENV)/.installed $(COLLECTION_LINK) ## Install host packages, the venv, the FQCN link
+
+image: setup ## Build the local Debian 12 container image (debootstrap + podman import)
+	bash tools/build-image.sh
+
+lock: ## Re-resolve requirements-dev.in into requirements-dev.txt
+	rm -rf .cache/lock-venv && $(PYTHON_BASE) -m venv .cache/lock-venv
+	.cache/lock-venv/bin/pip install --quiet -r requirements-dev.in
+	{ echo '# Locked dev toolchain: `make lock` regenerates it from requirements-dev.in.'; \
+	  .cache/lock-venv/bin/pip freeze; } > requirements-dev.txt
+
+# --- checks -----------------------------------------------------------------------------
+.PHONY: test lint sanity unit integration molecule build-check
+test: lint sanity unit integration molecule build-check ## Everything CI runs
+	@echo "make test: all checks passed"
+
+lint: setup ## ansible-lint, production profile
+	ansible-lint --profile production
+
+sanity: setup ## ansible-test sanity on a copy of the tracked tree
+	bash tools/run-sanity.sh
+
+unit: setup ## Unit and property-based tests (no sockets, no root)
+	pytest -q tests/unit
+
+integration: setup ## Probe and emulator against real sockets, nmap, tshark, nftables
+	pytest -q tests/integration
+
+molecule: image ## Every Molecule scenario (podman, local image)
+	bash tools/run-molecule.sh $(MOLECULE_WORKERS)
+
+build-check: setup ## Build the collection tarball; it must hold no tests, lab or bench files
+	bash tools/check-build.sh
