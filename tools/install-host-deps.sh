@@ -8,7 +8,7 @@ packages=(
   podman runc uidmap slirp4netns netavark aardvark-dns fuse-overlayfs
   nmap tshark cups-backend-bjnp
   nftables iptables iproute2 debootstrap
-  chromium rsync
+  chromium rsync shellcheck
 )
 missing=()
 for p in "${packages[@]}"; do
