@@ -8,7 +8,6 @@ set -euo pipefail
 # scenario gets its own image with ufw in place of iptables-persistent.
 image="${BJNP_IMAGE:-localhost/netsec-bjnp-debian12:latest}"
 ufw_image="${BJNP_UFW_IMAGE:-localhost/netsec-bjnp-debian12-ufw:latest}"
-here="$(cd "$(dirname "$0")" && pwd)"
 recipe_hash="$(sha256sum "$0" | cut -c1-16)"
 
 up_to_date() {

@@ -13,8 +13,9 @@ stamp="$venv/.installed-$core_version"
 if [ ! -f "$stamp" ]; then
   rm -rf "$venv"
   python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$core_version" \
-    $(for f in "$requirements"/sanity.*.txt; do printf -- '-r %s ' "$f"; done)
+  pins=()
+  for f in "$requirements"/sanity.*.txt; do pins+=(-r "$f"); done
+  "$venv/bin/pip" install --quiet --disable-pip-version-check "ansible-core==$core_version" "${pins[@]}"
   touch "$stamp"
 fi
 
