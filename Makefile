@@ -48,6 +48,14 @@ lock: ## Re-resolve requirements-dev.in into requirements-dev.txt
 	{ echo '# Locked dev toolchain: `make lock` regenerates it from requirements-dev.in.'; \
 	  .cache/lock-venv/bin/pip freeze; } > requirements-dev.txt
 
+# --- the demo lab -----------------------------------------------------------------------
+.PHONY: demo demo-clean
+demo: image ## Build the podman lab and run detect, remediate, verify, rollback, detect
+	bash tests/lab/demo.sh
+
+demo-clean: ## Remove the demo lab's containers and networks
+	bash tests/lab/demo.sh clean
+
 # --- checks -----------------------------------------------------------------------------
 .PHONY: test lint sanity unit integration molecule build-check
 test: lint sanity unit integration molecule build-check ## Everything CI runs
