@@ -256,10 +256,9 @@ class Scanner(object):
                     more = False
                     break
             try:
-                self._socket_for(probe.family).sendto(probe.request, probe.sockaddr)
-            except (BlockingIOError, InterruptedError, ConnectionRefusedError):
-                # Full send buffer, or an earlier ICMP error reported here: send it again later.
-                self._udp_retry.appendleft(probe)
+                self._sendto(self._socket_for(probe.family), probe.request, probe.sockaddr)
+            except (BlockingIOError, InterruptedError):
+                self._udp_retry.appendleft(probe)  # send buffer full: later
                 break
             except OSError:
                 # No route, broadcast address, refused by a local rule: nothing can answer.
@@ -271,6 +270,23 @@ class Scanner(object):
             self._udp_waiting[(probe.address, probe.port)] = probe
             self._udp_deadlines.append((now + self.timeout, probe, probe.attempts))
         return more
+
+    @staticmethod
+    def _sendto(sock, packet, sockaddr):
+        """sendto() that tells this packet's own failure from an older one.
+
+        An ICMP error for an earlier probe also sets the socket's pending error, and the
+        next sendto() fails with it (clearing it) without sending. Trying again gives
+        this datagram's own outcome; the details of the old error are in the error queue.
+        """
+        for attempt in range(3):
+            try:
+                return sock.sendto(packet, sockaddr)
+            except (BlockingIOError, InterruptedError):
+                raise
+            except OSError:
+                if attempt == 2:
+                    raise
 
     def _finish_udp(self, probe, state, identity=None):
         self._udp_waiting.pop((probe.address, probe.port), None)
