@@ -48,7 +48,7 @@ _EXTENDED_ERR = struct.Struct("=IBBB")
 # Creating the TCP socket non-blocking saves one system call per probe (Linux).
 _SOCK_NONBLOCK = getattr(socket, "SOCK_NONBLOCK", 0)
 
-EPOLLIN = getattr(select, "EPOLLIN", 0x001)
+EPOLLIN = getattr(select, "EPOLLIN", 0x001)  # getattr: importable (for docs) off Linux too
 EPOLLOUT = getattr(select, "EPOLLOUT", 0x004)
 EPOLLERR = getattr(select, "EPOLLERR", 0x008)
 
@@ -99,32 +99,8 @@ def raise_nofile_limit():
     return soft
 
 
-class _Poller(object):
-    """epoll where there is one, poll() elsewhere, with the timeout in seconds."""
-
-    def __init__(self):
-        self._epoll = getattr(select, "epoll", None)
-        self._poller = self._epoll() if self._epoll else select.poll()
-
-    def register(self, fd, mask):
-        self._poller.register(fd, mask)
-
-    def unregister(self, fd):
-        self._poller.unregister(fd)
-
-    def poll(self, timeout):
-        if self._epoll:
-            return self._poller.poll(timeout)
-        return self._poller.poll(int(timeout * 1000))
-
-    def close(self):
-        if self._epoll:
-            self._poller.close()
-
-
 class _UdpProbe(object):
-    __slots__ = ("address", "port", "sockaddr", "family", "request", "identifying",
-                 "attempts", "sent_at")
+    __slots__ = ("address", "port", "sockaddr", "family", "request", "identifying", "attempts")
 
     def __init__(self, address, port, sockaddr, family, request):
         self.address = address
@@ -134,7 +110,6 @@ class _UdpProbe(object):
         self.request = request
         self.identifying = False
         self.attempts = 0
-        self.sent_at = 0.0
 
 
 class Scanner(object):
@@ -185,7 +160,7 @@ class Scanner(object):
     # ---------------------------------------------------------------- run
     def run(self, addresses):
         addresses = list(addresses)
-        self._poller = _Poller()
+        self._poller = select.epoll()
         self._udp_sockets = {}
         self._udp_by_fd = {}
         self._udp_waiting = {}  # (address, port) -> _UdpProbe awaiting an answer
@@ -266,7 +241,6 @@ class Scanner(object):
                 continue
             self.probes_sent += 1
             probe.attempts += 1
-            probe.sent_at = now
             self._udp_waiting[(probe.address, probe.port)] = probe
             self._udp_deadlines.append((now + self.timeout, probe, probe.attempts))
         return more

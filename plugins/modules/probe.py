@@ -25,7 +25,7 @@ description:
   - Many probes share a few sockets (ICMP errors are read from the socket error queue), so large
     networks are swept quickly. Runs on Linux; use C(delegate_to) to probe from the controller.
 author:
-  - netsec.bjnp contributors
+  - netsec.bjnp developers (@netsec)
 options:
   targets:
     description:
@@ -95,6 +95,7 @@ attributes:
     support: none
     description: Nothing is changed, so there is nothing to diff.
   platform:
+    support: full
     platforms: posix
     description: Linux (uses C(IP_RECVERR) and epoll).
 notes:
