@@ -31,7 +31,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ElementTree
+from xml.etree import ElementTree
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, ".venv", "bin")
@@ -267,7 +267,7 @@ def compare(probe, nmap):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--emulator", default=os.path.join(ROOT, "tests", "lab", "bjnp_emulator.py"))
     parser.add_argument("--quick", action="store_true", help="skip nmap over the /16 (about 40 s)")
     parser.add_argument("--json", help="also write the rows to this file")
