@@ -21,8 +21,8 @@ description:
   - Compared with the B(live) ruleset (C(iptables -S)), so a flushed chain, a lost jump or a jump pushed
     down by another tool is detected and repaired. Each family is changed with one
     C(iptables-restore --noflush) transaction; the xtables lock is always waited for (C(-w)).
-  - Works with both iptables variants (O(variant)): C(nft) (the Debian default, C(iptables-nft)) and
-    C(legacy) (C(iptables-legacy)). Use the one whose rules the host actually loads.
+  - "Works with both iptables variants (O(variant)): C(nft) (the Debian default, C(iptables-nft)) and
+    C(legacy) (C(iptables-legacy)). Use the one whose rules the host actually loads."
   - With O(persist), our lines are also merged into O(rules_v4) and O(rules_v6), the files
     C(netfilter-persistent) loads at boot.
 author:
