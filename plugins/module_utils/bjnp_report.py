@@ -528,7 +528,8 @@ def render_html(document):
             for protocol, port, _service in columns:
                 entry = by_key.get((protocol, port))
                 if entry is None:
-                    out.append('<td class="absent" data-port="%s/%d" data-state="absent"></td>' % (protocol, port))
+                    out.append('<td class="absent" data-address="%s" data-port="%s/%d" data-state="absent"></td>'
+                               % (_e(host["address"]), protocol, port))
                     continue
                 classes = _state_class(entry["state"]) + (" changed" if entry["changed"] else "")
                 if comparison and entry["changed"]:

@@ -266,7 +266,9 @@ def main():
 
     try:
         if not os.path.isdir(directory):
-            os.makedirs(directory, 0o750)
+            os.makedirs(directory)
+            # Reports list the network's exposures: not for every local user.
+            os.chmod(directory, 0o750)
         for fmt in formats:
             data = to_bytes(RENDERERS[fmt](document), errors="surrogate_or_replace")
             write_atomically(paths[fmt], data)

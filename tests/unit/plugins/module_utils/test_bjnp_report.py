@@ -1,0 +1,363 @@
+# -*- coding: utf-8 -*-
+# Copyright: netsec.bjnp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The report document, its JUnit and HTML renderings, and their handling of hostile strings."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import datetime
+import json
+import xml.etree.ElementTree as ET
+
+try:
+    from html.parser import HTMLParser
+except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
+    HTMLParser = None
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_report as report
+
+NOW = datetime.datetime(2026, 11, 25, 12, 0, 0, tzinfo=datetime.timezone.utc)
+IDENTITY = {"manufacturer": "Canon", "model": "MG5200 series", "description": "Canon MG5200 series",
+            "firmware": "1.050", "command_set": "BJL,BJRaster3", "raw": "MFG:Canon;MDL:MG5200 series;",
+            "mac": "00:1e:8f:12:34:56"}
+
+
+def port(protocol, number, state, service=None, identity=None):
+    entry = {"protocol": protocol, "port": number, "state": state,
+             "service": service or {9100: "jetdirect", 8611: "bjnp-printer", 8612: "bjnp-scanner"}.get(number, "bjnp")}
+    if identity is not None:
+        entry["identity"] = identity
+    return entry
+
+
+def probe_result(*hosts, **summary):
+    return {"changed": False, "hosts": list(hosts), "summary": dict({"targets": len(hosts), "exposed": 0,
+                                                                       "elapsed": 0.25}, **summary)}
+
+
+def host(address, *ports, **extra):
+    return dict({"address": address, "exposed": any(p["state"] == "open" for p in ports), "ports": list(ports)}, **extra)
+
+
+PRINTER = host("127.0.0.10", port("tcp", 9100, "open"), port("udp", 8611, "open", identity=IDENTITY),
+               port("udp", 8612, "open|filtered"))
+QUIET = host("127.0.0.9", port("tcp", 9100, "closed"), port("udp", 8611, "open|filtered"))
+V6 = host("::1", port("tcp", 9100, "filtered"), port("udp", 8611, "closed"))
+
+
+def build(**kwargs):
+    kwargs.setdefault("now", NOW)
+    return report.build_document(kwargs.pop("name", "detect"), **kwargs)
+
+
+# --- the document --------------------------------------------------------------------------
+
+def test_detect_document_has_every_documented_key_and_sorted_hosts():
+    doc = build(probe=probe_result(V6, PRINTER, QUIET))
+    assert set(doc) == {"schema_version", "generator", "name", "title", "generated", "change_id",
+                        "comparison", "summary", "hosts", "managed"}
+    assert doc["schema_version"] == 1 and doc["generated"] == "2026-11-25T12:00:00Z"
+    assert doc["title"] == "netsec.bjnp detect" and doc["comparison"] is False
+    # Numeric order (.9 before .10), IPv4 before IPv6.
+    assert [h["address"] for h in doc["hosts"]] == ["127.0.0.9", "127.0.0.10", "::1"]
+    printer = doc["hosts"][1]
+    assert set(printer) == {"address", "name", "inventory_hostname", "exposed", "exposed_before", "models", "ports"}
+    assert printer["exposed"] is True and printer["exposed_before"] is None
+    assert printer["models"] == ["Canon MG5200 series"]
+    assert [(p["protocol"], p["port"], p["state"]) for p in printer["ports"]] == [
+        ("tcp", 9100, "open"), ("udp", 8611, "open"), ("udp", 8612, "open|filtered")]
+    assert printer["ports"][1]["identity"] == IDENTITY
+    assert printer["ports"][0]["identity"] is None and printer["ports"][0]["state_before"] is None
+    assert doc["summary"] == {"hosts": 3, "exposed": 1, "open_ports": 2, "before": None, "managed": 0,
+                              "firewall_changed": 0, "backups": 0, "rolled_back": 0, "listeners": 0,
+                              "elapsed": 0.25}
+
+
+def test_exposed_is_recomputed_from_the_port_states_not_trusted():
+    lying = host("127.0.0.2", port("tcp", 9100, "closed"))
+    lying["exposed"] = True
+    assert build(probe=probe_result(lying))["hosts"][0]["exposed"] is False
+
+
+def test_only_exposed_probe_still_counts_every_target():
+    doc = build(probe=probe_result(PRINTER, targets=256))
+    assert doc["summary"]["hosts"] == 256 and len(doc["hosts"]) == 1
+
+
+def test_missing_identity_fields_read_null_and_models_fall_back_to_manufacturer_and_model():
+    identity = {"manufacturer": "Canon", "model": "TS5000"}
+    doc = build(probe=probe_result(host("127.0.0.3", port("udp", 8611, "open", identity=identity))))
+    entry = doc["hosts"][0]["ports"][0]
+    assert entry["identity"] == dict(dict.fromkeys(report.IDENTITY_KEYS), **identity)
+    assert doc["hosts"][0]["models"] == ["Canon TS5000"]
+
+
+def test_before_and_after_are_merged_per_port():
+    after_printer = host("127.0.0.10", port("tcp", 9100, "filtered"), port("udp", 8611, "open|filtered"),
+                         port("udp", 8612, "open|filtered"))
+    doc = build(name="remediate", probe={"before": probe_result(PRINTER, QUIET),
+                                         "after": probe_result(after_printer, QUIET)})
+    assert doc["comparison"] is True
+    printer = doc["hosts"][1]
+    assert printer["exposed"] is False and printer["exposed_before"] is True
+    states = [(p["protocol"], p["port"], p["state_before"], p["state"], p["changed"]) for p in printer["ports"]]
+    assert states == [("tcp", 9100, "open", "filtered", True), ("udp", 8611, "open", "open|filtered", True),
+                      ("udp", 8612, "open|filtered", "open|filtered", False)]
+    # The identity seen before the change is kept: the report says which printer it was.
+    assert printer["ports"][1]["identity"]["model"] == "MG5200 series"
+    assert printer["models"] == ["Canon MG5200 series"]
+    assert doc["summary"]["before"] == {"hosts": 2, "exposed": 1, "open_ports": 2}
+    assert (doc["summary"]["exposed"], doc["summary"]["open_ports"]) == (0, 0)
+    assert doc["hosts"][0]["exposed_before"] is False
+
+
+def test_a_port_or_host_in_only_one_probe_reads_absent_on_the_other_side():
+    doc = build(probe={"before": probe_result(QUIET), "after": probe_result(host("127.0.0.9", port("tcp", 9100, "closed")),
+                                                                          V6)})
+    quiet, v6 = doc["hosts"]
+    assert [(p["port"], p["state_before"], p["state"]) for p in quiet["ports"]] == [(9100, "closed", "closed"),
+                                                                                      (8611, "open|filtered", "absent")]
+    assert all(p["state_before"] == "absent" and p["changed"] for p in v6["ports"])
+
+
+def test_a_skipped_before_probe_is_no_comparison():
+    doc = build(probe={"before": {"skipped": True, "changed": False}, "after": probe_result(QUIET)})
+    assert doc["comparison"] is False and doc["hosts"][0]["exposed_before"] is None
+
+
+@pytest.mark.parametrize("probe", [None, {}, {"skipped": True, "changed": False, "skip_reason": "when"}])
+def test_no_probe_is_an_empty_host_list(probe):
+    doc = build(probe=probe)
+    assert doc["hosts"] == [] and doc["summary"]["hosts"] == 0 and doc["summary"]["elapsed"] is None
+
+
+def test_managed_hosts_join_listeners_firewall_and_inventory():
+    listeners = {"printhost": [{"port": "9100", "protocol": "TCP", "address": "0.0.0.0", "name": "cupsd", "pid": "42"},
+                               {"port": 8611, "protocol": "udp", "address": "::", "process": None, "pid": None}]}
+    firewall = {"gateway": {"backend": "iptables-nft", "state": "present", "changed": True,
+                            "backup": "/var/backups/bjnp/x.v4", "rolled_back": False, "message": "ok"},
+                "printhost": {"backend": "nftables", "state": "present", "changed": "false", "backup": "",
+                              "rolled_back": False}}
+    doc = build(probe=probe_result(PRINTER), listeners=listeners, firewall=firewall,
+                inventory={"printhost": "127.0.0.10", "gateway": ["127.0.0.1", "::1"]}, change_id="CHG-1")
+    assert doc["change_id"] == "CHG-1"
+    assert [m["inventory_hostname"] for m in doc["managed"]] == ["gateway", "printhost"]
+    gateway, printhost = doc["managed"]
+    assert gateway["addresses"] == ["127.0.0.1", "::1"] and gateway["listeners"] == []
+    assert printhost["listeners"] == [
+        {"protocol": "tcp", "port": 9100, "address": "0.0.0.0", "process": "cupsd", "pid": 42},
+        {"protocol": "udp", "port": 8611, "address": "::", "process": None, "pid": None}]
+    assert printhost["firewall"] == {"backend": "nftables", "state": "present", "changed": False, "backup": None,
+                                     "rolled_back": False, "message": None}
+    assert doc["hosts"][0]["inventory_hostname"] == "printhost"
+    summary = doc["summary"]
+    assert (summary["managed"], summary["firewall_changed"], summary["backups"], summary["rolled_back"],
+            summary["listeners"]) == (2, 1, 1, 0, 2)
+
+
+def test_a_probed_hostname_that_is_an_inventory_host_is_linked_without_an_inventory_map():
+    doc = build(probe=probe_result(host("127.0.0.5", port("tcp", 9100, "open"), name="printhost")),
+                firewall={"printhost": {"changed": True}})
+    assert doc["hosts"][0]["name"] == "printhost" and doc["hosts"][0]["inventory_hostname"] == "printhost"
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(name="scan"), "name: 'scan' is not one of detect, remediate, verify, rollback"),
+    (dict(probe={"after": probe_result(QUIET)}), "probe: has after but no 'before'"),
+    (dict(probe={"before": probe_result(QUIET)}), "probe: has before but no 'after'"),
+    (dict(probe={"summary": {}}), "probe: has no 'hosts'"),
+    (dict(probe={"failed": True, "msg": "targets is empty"}), "probe: the probe failed: targets is empty"),
+    (dict(probe={"hosts": "127.0.0.1"}), "probe.hosts: expected a list, got str '127.0.0.1'"),
+    (dict(probe={"hosts": [{"ports": []}]}), "probe.hosts[0].address: is required"),
+    (dict(probe={"hosts": [host("127.0.0.1", port("tcp", 9100, "opened"))]}),
+     "probe.hosts[0].ports[0].state: 'opened' is not one of open, closed, filtered, open|filtered"),
+    (dict(probe={"hosts": [host("127.0.0.1", port("sctp", 9100, "open"))]}),
+     "probe.hosts[0].ports[0].protocol: 'sctp' is not one of tcp, udp"),
+    (dict(probe={"before": probe_result(QUIET), "after": {"hosts": [host("::1", port("tcp", 70000, "open"))]}}),
+     "probe.after.hosts[0].ports[0].port: port 70000 is outside 1-65535"),
+    (dict(probe={"hosts": [host("::1", port("tcp", "jetdirect", "open"))]}),
+     "probe.hosts[0].ports[0].port: 'jetdirect' is not a port number"),
+    (dict(probe={"hosts": [host("::1", port("tcp", True, "open"))]}), "port: True is not a port number"),
+    (dict(probe={"hosts": [host("::1", port("udp", 8611, "open", identity="Canon"))]}),
+     "probe.hosts[0].ports[0].identity: expected a dict, got str 'Canon'"),
+    (dict(listeners={"h1": [["tcp", 9100]]}), "listeners.h1[0]: expected a dict, got list"),
+    (dict(listeners={"h1": {"port": 9100}}), "listeners.h1: expected a list, got dict"),
+    (dict(listeners={"h1": [{"port": 9100, "protocol": "tcp", "pid": "init"}]}),
+     "listeners.h1[0].pid: 'init' is not a process id"),
+    (dict(firewall={"h1": {"changed": "maybe"}}), "firewall.h1.changed: 'maybe' is not a boolean"),
+    (dict(firewall={"h1": "nftables"}), "firewall.h1: expected a dict, got str"),
+    (dict(inventory={"h1": {"ansible_host": "x"}}), "inventory.h1: {'ansible_host': 'x'} is not a string"),
+])
+def test_bad_input_names_the_value_and_where_it_is(kwargs, message):
+    with pytest.raises(ValueError) as excinfo:
+        build(**kwargs)
+    assert message in str(excinfo.value)
+
+
+def test_build_does_not_modify_its_input():
+    probe = {"before": probe_result(PRINTER), "after": probe_result(QUIET)}
+    kept = copy.deepcopy(probe)
+    build(probe=probe)
+    assert probe == kept
+
+
+def test_json_rendering_round_trips_and_is_stable():
+    doc = build(probe=probe_result(PRINTER, QUIET))
+    text = report.render_json(doc)
+    assert json.loads(text) == doc
+    assert text == report.render_json(build(probe=probe_result(QUIET, PRINTER)))
+
+
+def test_timestamp_is_utc_basic_format():
+    assert report.timestamp(NOW) == "20261125T120000Z"
+
+
+# --- JUnit -------------------------------------------------------------------------------
+
+def test_junit_has_one_case_per_host_and_port_and_open_ports_fail():
+    firewall = {"printhost": {"backend": "nftables", "changed": True, "rolled_back": True,
+                              "message": "verification failed; restored /var/backups/bjnp/a.nft"},
+                "gateway": {"backend": "iptables-nft", "changed": True}}
+    doc = build(name="verify", probe=probe_result(PRINTER, QUIET, V6), firewall=firewall, change_id="CHG-9")
+    root = ET.fromstring(report.render_junit(doc).encode("utf-8"))
+    assert root.tag == "testsuites" and root.get("tests") == "9" and root.get("failures") == "3"
+    ports_suite, fw_suite = root.findall("testsuite")
+    assert ports_suite.get("name") == "bjnp.ports" and ports_suite.get("tests") == "7"
+    cases = ports_suite.findall("testcase")
+    assert [(c.get("classname"), c.get("name")) for c in cases[:3]] == [
+        ("bjnp.127.0.0.9", "tcp/9100 jetdirect"), ("bjnp.127.0.0.9", "udp/8611 bjnp-printer"),
+        ("bjnp.127.0.0.10", "tcp/9100 jetdirect")]
+    failed = [(c.get("classname"), c.get("name")) for c in cases if c.find("failure") is not None]
+    assert failed == [("bjnp.127.0.0.10", "tcp/9100 jetdirect"), ("bjnp.127.0.0.10", "udp/8611 bjnp-printer")]
+    assert cases[3].find("failure").get("type") == "exposed"
+    assert "model=MG5200 series" in cases[3].find("system-out").text
+    props = dict((p.get("name"), p.get("value")) for p in ports_suite.iter("property"))
+    assert props == {"name": "verify", "change_id": "CHG-9", "generated": "2026-11-25T12:00:00Z"}
+    assert [c.get("name") for c in fw_suite.findall("testcase")] == ["gateway", "printhost"]
+    assert fw_suite.get("failures") == "1"
+    failure = fw_suite.findall("testcase")[1].find("failure")
+    assert failure.get("type") == "rolled_back" and "restored /var/backups/bjnp/a.nft" in failure.text
+
+
+def test_junit_without_firewall_results_has_only_the_ports_suite():
+    root = ET.fromstring(report.render_junit(build(probe=probe_result(QUIET))).encode("utf-8"))
+    assert [s.get("name") for s in root.findall("testsuite")] == ["bjnp.ports"]
+    assert root.get("failures") == "0"
+
+
+# --- HTML --------------------------------------------------------------------------------
+
+class _Collector(HTMLParser):
+    """Tags, the port cells (data-* attributes and text), and all text of a page."""
+
+    def __init__(self):
+        HTMLParser.__init__(self, convert_charrefs=True)
+        self.tags = set()
+        self.cells = []
+        self.text = []
+        self._cell = None
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.add(tag)
+        attrs = dict(attrs)
+        for name in attrs:
+            assert not name.startswith("on"), "event handler attribute %s" % name
+        if tag == "td" and "data-port" in attrs:
+            self._cell = dict(attrs, text="")
+            self.cells.append(self._cell)
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._cell = None
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._cell is not None:
+            self._cell["text"] += data
+
+
+def parse_html(text):
+    collector = _Collector()
+    collector.feed(text)
+    collector.close()
+    return collector
+
+
+ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "table", "thead",
+                "tbody", "tr", "th", "td", "br", "small", "code", "span"}
+
+
+def test_html_table_has_a_coloured_cell_per_host_and_port():
+    doc = build(probe=probe_result(PRINTER, QUIET))
+    page = parse_html(report.render_html(doc))
+    assert page.tags <= ALLOWED_TAGS
+    cells = [(c["data-address"], c["data-port"], c["data-state"], c["class"]) for c in page.cells]
+    # QUIET has no udp/8612: an absent cell keeps the grid rectangular.
+    assert cells == [
+        ("127.0.0.9", "tcp/9100", "closed", "closed"), ("127.0.0.9", "udp/8611", "open|filtered", "open-filtered"),
+        ("127.0.0.9", "udp/8612", "absent", "absent"), ("127.0.0.10", "tcp/9100", "open", "open"), ("127.0.0.10", "udp/8611", "open", "open"),
+        ("127.0.0.10", "udp/8612", "open|filtered", "open-filtered")]
+    text = "".join(page.text)
+    assert "Canon MG5200 series" in text and "00:1e:8f:12:34:56" in text
+
+
+def test_html_absent_column_cell_for_a_host_without_that_port():
+    page = parse_html(report.render_html(build(probe=probe_result(QUIET, PRINTER))))
+    absent = [c for c in page.cells if c["data-state"] == "absent"]
+    assert [c["data-port"] for c in absent] == ["udp/8612"]
+
+
+def test_html_before_after_marks_changed_cells():
+    after_printer = host("127.0.0.10", port("tcp", 9100, "filtered"), port("udp", 8611, "open"))
+    doc = build(name="remediate", probe={"before": probe_result(PRINTER), "after": probe_result(after_printer)},
+                firewall={"printhost": {"backend": "nftables", "changed": True, "backup": "/b/1.nft"}})
+    html_text = report.render_html(doc)
+    page = parse_html(html_text)
+    by_port = dict((c["data-port"], c) for c in page.cells)
+    assert by_port["tcp/9100"]["class"] == "filtered changed" and by_port["tcp/9100"]["text"] == u"open \u2192 filtered"
+    assert by_port["tcp/9100"]["data-state-before"] == "open"
+    assert by_port["udp/8611"]["class"] == "open" and by_port["udp/8611"]["text"] == "open"
+    assert by_port["udp/8612"]["data-state"] == "absent"
+    assert "/b/1.nft" in "".join(page.text)
+
+
+HOSTILE = {"manufacturer": "<script>document.title='pwned'</script>", "model": "\"><img src=x onerror=alert(1)>",
+           "description": "Canon & <b>bold</b>", "firmware": "1.0\x00\x1b[31m", "command_set": "a'b\"c",
+           "raw": u"MFG:\ud800;MDL:</table>", "mac": "<!--"}
+
+
+def test_hostile_identity_strings_stay_text_in_html_and_junit():
+    doc = build(probe=probe_result(host("127.0.0.7", port("udp", 8611, "open", identity=HOSTILE))),
+                title="<i>t</i>")
+    page = parse_html(report.render_html(doc))
+    assert page.tags <= ALLOWED_TAGS
+    text = "".join(page.text)
+    assert "<script>document.title='pwned'</script>" in text and "\"><img src=x onerror=alert(1)>" in text
+    assert u"MFG:\ufffd;MDL:</table>" in text and "<i>t</i>" in text
+    root = ET.fromstring(report.render_junit(doc).encode("utf-8"))
+    out = root.find("testsuite/testcase/system-out").text
+    assert "manufacturer=<script>document.title='pwned'</script>" in out and u"firmware=1.0\ufffd\ufffd[31m" in out
+    # JSON keeps the control characters (escaped), only the lone surrogate is replaced.
+    assert json.loads(report.render_json(doc))["hosts"][0]["ports"][0]["identity"]["firmware"] == "1.0\x00\x1b[31m"
+
+
+@settings(max_examples=150, deadline=None)
+@given(fields=st.fixed_dictionaries(dict((key, st.one_of(st.none(), st.text(max_size=40)))
+                                         for key in report.IDENTITY_KEYS)),
+       name=st.one_of(st.none(), st.text(max_size=20)),
+       message=st.text(max_size=40))
+def test_any_network_string_renders_to_valid_xml_json_and_tag_free_html(fields, name, message):
+    doc = build(probe=probe_result(host("127.0.0.8", port("udp", 8611, "open", identity=fields), name=name)),
+                firewall={"h": {"message": message, "rolled_back": True}})
+    root = ET.fromstring(report.render_junit(doc).encode("utf-8"))
+    assert root.get("failures") == "2"
+    assert json.loads(report.render_json(doc)) == doc
+    page = parse_html(report.render_html(doc))
+    assert page.tags <= ALLOWED_TAGS
+    report.render_html(doc).encode("utf-8")
