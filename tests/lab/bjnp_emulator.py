@@ -216,7 +216,9 @@ class Emulator(object):
     def _bind(self, family, kind, sockaddr, port, address):
         sock = socket.socket(family, kind)
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            # TCP only: restart past TIME_WAIT. On UDP it would let two emulators share a port.
+            if kind == socket.SOCK_STREAM:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             if family == socket.AF_INET6:
                 sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
             sock.bind((sockaddr[0], port) + tuple(sockaddr[2:]))
