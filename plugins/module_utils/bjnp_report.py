@@ -457,7 +457,6 @@ td.open-filtered{background:#cfd8dc;color:#222}
 td.absent{background:#fff;color:#999}
 td.changed{outline:3px solid #1e88e5;outline-offset:-3px}
 .bad{color:#c62828;font-weight:bold}.good{color:#2e7d32}
-.legend span{display:inline-block;padding:0 .5em;margin-right:.4em}
 code{font-size:.95em}
 """
 
@@ -509,11 +508,10 @@ def render_html(document):
     columns = _columns(document)
     out.append("<h2>Hosts and ports</h2>")
     if document["hosts"]:
-        out.append('<p class="legend"><span style="background:#e53935;color:#fff">open</span>'
-                   '<span style="background:#66bb6a;color:#fff">closed</span>'
-                   '<span style="background:#ffb300">filtered</span>'
-                   '<span style="background:#cfd8dc">open|filtered (UDP silence)</span>%s</p>'
-                   % ('<span style="outline:3px solid #1e88e5">changed by this run</span>' if comparison else ""))
+        # Words, not swatches: the only state colours on the page are the cells' own.
+        out.append('<p class="legend">Cells: red open, green closed, amber filtered, grey open|filtered'
+                   ' (UDP silence: no proof either way)%s.</p>'
+                   % ("; a blue outline marks a port this run changed" if comparison else ""))
         out.append('<table id="ports"><thead><tr><th>address</th><th>host</th><th>printer</th>')
         for protocol, port, service in columns:
             out.append("<th>%s/%d<br><small>%s</small></th>" % (protocol, port, _e(service)))

@@ -1,0 +1,258 @@
+# -*- coding: utf-8 -*-
+# Copyright: netsec.bjnp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The HTML report as a browser shows it: real probe results of the emulator, written by
+``netsec.bjnp.report`` through ansible, rendered by headless Chromium.
+
+``--dump-dom`` gives the document Chromium built (so an identity string that escaped its
+escaping would show up as an element); ``--screenshot`` proves the cells are painted in the
+state colours. Chromium loads only the local file; the page's CSP forbids any other load.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import shutil
+import struct
+import subprocess
+import xml.etree.ElementTree as ET
+import zlib
+from html.parser import HTMLParser
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, ".venv", "bin")
+CHROMIUM = shutil.which("chromium")
+HOSTILE_MODEL = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
+# The stylesheet's state colours (plugins/module_utils/bjnp_report.py).
+RED, GREEN = (0xe5, 0x39, 0x35), (0x66, 0xbb, 0x6a)
+
+pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
+                                "(tools/install-host-deps.sh installs it)")
+
+
+def tool_env():
+    env = dict(os.environ)
+    env.update(PATH=BIN + os.pathsep + env.get("PATH", ""),
+               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([
+                   os.path.join(ROOT, ".cache", "collections"),
+                   os.path.join(ROOT, ".venv", "lib", "python3.11", "site-packages")]),
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
+               ANSIBLE_NOCOLOR="1", PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def ansible_module(module, arguments, check=False):
+    """``ansible localhost -m MODULE -a JSON`` as a user runs it; returns the module result."""
+    command = [os.path.join(BIN, "ansible"), "localhost", "-m", module, "-a", json.dumps(arguments)]
+    if check:
+        command.append("--check")
+    completed = subprocess.run(command, env=tool_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               timeout=180, check=False)
+    try:
+        result = json.loads(completed.stdout.decode("utf-8"))["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("no JSON result from ansible (exit %d):\n%s\n%s" % (
+            completed.returncode, completed.stdout.decode("utf-8", "replace")[-3000:],
+            completed.stderr.decode("utf-8", "replace")[-3000:]))
+    assert completed.returncode == 0 and not result.get("failed"), result.get("msg", result)
+    return result
+
+
+def probe(*targets):
+    return ansible_module("netsec.bjnp.probe", {"targets": list(targets), "tcp_ports": [9100, 8611],
+                                               "udp_ports": [8611, 8612], "timeout": 0.5, "retries": 0})
+
+
+def chromium(workdir, url, *mode):
+    profile = os.path.join(workdir, "chromium-profile")
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+               "--disable-background-networking", "--disable-component-update", "--disable-sync",
+               "--user-data-dir=%s" % profile] + list(mode) + [url]
+    completed = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=120,
+                               check=False, cwd=workdir)
+    assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")[-3000:]
+    return completed.stdout.decode("utf-8")
+
+
+class Page(HTMLParser):
+    """What --dump-dom gave: every element, the port cells, the title and all text."""
+
+    def __init__(self, text):
+        HTMLParser.__init__(self, convert_charrefs=True)
+        self.elements = []
+        self.cells = []
+        self.rows = []
+        self.text = []
+        self.title = ""
+        self._cell = None
+        self._in_title = False
+        self.feed(text)
+        self.close()
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        self.elements.append((tag, attrs))
+        self._in_title = tag == "title"
+        if tag == "tr" and "data-address" in attrs:
+            self.rows.append(attrs["data-address"])
+        if tag == "td" and "data-port" in attrs:
+            self._cell = dict(attrs, text="")
+            self.cells.append(self._cell)
+
+    def handle_endtag(self, tag):
+        if tag == "td":
+            self._cell = None
+        self._in_title = False
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._in_title:
+            self.title += data
+        if self._cell is not None:
+            self._cell["text"] += data
+
+    def cell(self, address, port):
+        found = [cell for cell in self.cells if cell["data-address"] == address and cell["data-port"] == port]
+        assert len(found) == 1, (address, port, self.cells)
+        return found[0]
+
+
+def png_pixels(path):
+    """RGB(A) pixels of a non-interlaced 8-bit PNG (what Chromium writes), as a set of colours."""
+    with open(path, "rb") as handle:
+        data = handle.read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    offset, idat, header = 8, b"", None
+    while offset < len(data):
+        length, kind = struct.unpack("!I4s", data[offset:offset + 8])
+        body = data[offset + 8:offset + 8 + length]
+        if kind == b"IHDR":
+            header = struct.unpack("!IIBBBBB", body)
+        elif kind == b"IDAT":
+            idat += body
+        offset += 12 + length
+    width, height, depth, colour, _compression, _filter, interlace = header
+    assert depth == 8 and colour in (2, 6) and interlace == 0, header
+    channels = 3 if colour == 2 else 4
+    raw = zlib.decompress(idat)
+    stride = width * channels
+    previous = bytearray(stride)
+    colours = set()
+    position = 0
+    for _row in range(height):
+        kind = raw[position]
+        line = bytearray(raw[position + 1:position + 1 + stride])
+        position += 1 + stride
+        for i in range(stride):
+            left = line[i - channels] if i >= channels else 0
+            up = previous[i]
+            if kind == 1:
+                line[i] = (line[i] + left) & 0xff
+            elif kind == 2:
+                line[i] = (line[i] + up) & 0xff
+            elif kind == 3:
+                line[i] = (line[i] + ((left + up) >> 1)) & 0xff
+            elif kind == 4:
+                upper_left = previous[i - channels] if i >= channels else 0
+                estimate = left + up - upper_left
+                pa, pb, pc = abs(estimate - left), abs(estimate - up), abs(estimate - upper_left)
+                predictor = left if pa <= pb and pa <= pc else (up if pb <= pc else upper_left)
+                line[i] = (line[i] + predictor) & 0xff
+        for i in range(0, stride, channels):
+            colours.add(bytes(line[i:i + 3]))
+        previous = line
+    return colours
+
+
+@pytest.fixture
+def report_dir(workdir):
+    return os.path.join(workdir, "reports")
+
+
+def test_detect_report_of_the_emulator_renders_in_chromium(start_emulator, loopback_address, workdir, report_dir):
+    printer = start_emulator(options=["--model", HOSTILE_MODEL, "--description", "Canon <b>MG5200</b> series"])
+    scan = probe(printer.address, loopback_address)
+    assert [host["exposed"] for host in scan["hosts"]] in ([True, False], [False, True])
+    listeners = {"printhost": [{"port": 9100, "protocol": "tcp", "address": printer.address,
+                                "process": "bjnp_emulator.py", "pid": printer.process.pid}]}
+    result = ansible_module("netsec.bjnp.report", {
+        "dir": report_dir, "name": "detect", "probe": scan, "listeners": listeners,
+        "inventory": {"printhost": printer.address}, "title": "Lab <detect>"})
+    assert result["changed"] is True and result["summary"]["exposed"] == 1
+    assert result["summary"]["hosts"] == 2 and result["summary"]["listeners"] == 1
+    # tcp/9100, tcp/8611 and udp/8611 open on the printer; udp/8612 answers too (scanner identity).
+    assert result["summary"]["open_ports"] == 4
+
+    page = Page(chromium(workdir, "file://" + result["latest"]["html"], "--dump-dom"))
+    assert page.title == "Lab <detect>"
+    # The identity strings came from the network: Chromium built no element out of them.
+    tags = set(tag for tag, _attrs in page.elements)
+    assert not tags & {"script", "img", "b", "iframe", "object", "link"}, tags
+    assert all(not name.startswith("on") and name not in ("src", "href") for _tag, attrs in page.elements
+               for name in attrs)
+    text = "".join(page.text)
+    assert HOSTILE_MODEL in text and "Canon <b>MG5200</b> series" in text
+
+    assert sorted(page.rows) == sorted([printer.address, loopback_address])
+    for port in ("tcp/9100", "tcp/8611", "udp/8611", "udp/8612"):
+        cell = page.cell(printer.address, port)
+        assert (cell["data-state"], cell["class"], cell["text"]) == ("open", "open", "open")
+    assert page.cell(loopback_address, "tcp/9100")["data-state"] == "closed"
+    assert page.cell(loopback_address, "tcp/9100")["class"] == "closed"
+    assert page.cell(loopback_address, "udp/8611")["data-state"] in ("closed", "open|filtered")
+
+    # The JUnit file of the same run fails exactly the open ports.
+    junit = ET.parse(result["paths"]["junit"]).getroot()
+    failed = sorted(case.get("name") for case in junit.iter("testcase") if case.find("failure") is not None)
+    assert failed == ["tcp/8611 bjnp-printer", "tcp/9100 jetdirect", "udp/8611 bjnp-printer",
+                      "udp/8612 bjnp-scanner"]
+    with open(result["paths"]["json"]) as handle:
+        document = json.load(handle)
+    printer_host = [host for host in document["hosts"] if host["address"] == printer.address][0]
+    assert printer_host["inventory_hostname"] == "printhost"
+    assert printer_host["models"] == ["Canon <b>MG5200</b> series"]
+
+    # Painted, not only marked up: the open (red) and closed (green) cell colours are on screen.
+    screenshot = os.path.join(workdir, "page.png")
+    chromium(workdir, "file://" + result["latest"]["html"], "--screenshot=%s" % screenshot,
+             "--window-size=1400,900", "--hide-scrollbars")
+    colours = png_pixels(screenshot)
+    assert bytes(bytearray(RED)) in colours and bytes(bytearray(GREEN)) in colours
+
+
+def test_before_after_report_shows_what_changed(start_emulator, workdir, report_dir):
+    printer = start_emulator()
+    before = probe(printer.address)
+    # The "remediation": the printer stops answering. The address then refuses TCP (RST).
+    printer.stop()
+    after = probe(printer.address)
+    firewall = {"printhost": {"backend": "nftables", "state": "present", "changed": True,
+                              "backup": "/var/backups/bjnp/20261125T120000Z-nftables.nft",
+                              "rolled_back": False, "message": "closed 9 ports"}}
+    check = ansible_module("netsec.bjnp.report", {"dir": report_dir, "name": "remediate",
+                                                  "probe": {"before": before, "after": after},
+                                                  "firewall": firewall}, check=True)
+    assert check["changed"] is True and not os.path.exists(report_dir)
+    result = ansible_module("netsec.bjnp.report", {"dir": report_dir, "name": "remediate",
+                                                   "probe": {"before": before, "after": after},
+                                                   "firewall": firewall, "change_id": "CHG-42"})
+    assert result["summary"]["before"]["exposed"] == 1 and result["summary"]["exposed"] == 0
+
+    page = Page(chromium(workdir, "file://" + result["paths"]["html"], "--dump-dom"))
+    cell = page.cell(printer.address, "tcp/9100")
+    assert (cell["data-state-before"], cell["data-state"], cell["class"]) == ("open", "closed", "closed changed")
+    assert cell["text"] == u"open \u2192 closed"
+    text = "".join(page.text)
+    assert "/var/backups/bjnp/20261125T120000Z-nftables.nft" in text and "CHG-42" in text
+    # Nothing is open any more: no red cell on screen, the closed ones green.
+    screenshot = os.path.join(workdir, "after.png")
+    chromium(workdir, "file://" + result["paths"]["html"], "--screenshot=%s" % screenshot,
+             "--window-size=1400,900", "--hide-scrollbars")
+    colours = png_pixels(screenshot)
+    assert bytes(bytearray(GREEN)) in colours and bytes(bytearray(RED)) not in colours
