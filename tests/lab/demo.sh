@@ -1,0 +1,212 @@
+#!/usr/bin/env bash
+# The netsec.bjnp demo lab: podman containers on two internal podman networks, then the
+# maintenance-window workflow detect -> remediate -> verify -> rollback -> detect.
+#
+#   bash tests/lab/demo.sh          build (or rebuild) the lab and run the workflow
+#   bash tests/lab/demo.sh up       build the lab only (tests/lab/inventory.yml drives it)
+#   bash tests/lab/demo.sh clean    remove every container and network of the lab
+#
+# Run from `make demo` (which exports CONTAINERS_CONF, ANSIBLE_CONFIG, ANSIBLE_COLLECTIONS_PATH
+# and PATH) or with the same variables. Both networks are `--internal`: no route leaves them,
+# so every probe and print job stays between the lab's own containers.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+repo="$(cd "$here/../.." && pwd)"
+image="${BJNP_IMAGE:-localhost/netsec-bjnp-debian12:latest}"
+prefix=bjnp-lab
+office_net="$prefix-office"
+office_subnet=10.89.61.0/24
+printers_net="$prefix-printers"
+printers_subnet=10.89.62.0/24
+inventory="$here/inventory.yml"
+report_dir="${BJNP_DEMO_REPORT_DIR:-$repo/reports/demo}"
+containers=(controller printserver printhost gateway printer-1)
+
+# The lab's addresses; tests/lab/inventory.yml names the same ones.
+declare -A office_ip=([controller]=10.89.61.10 [printserver]=10.89.61.20
+                      [printhost]=10.89.61.30 [gateway]=10.89.61.2)
+printer_ip=10.89.62.50
+gateway_printers_ip=10.89.62.2
+
+export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo/tests/podman/containers.conf}"
+export ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$repo/ansible.cfg}"
+export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$repo/.cache/collections:$repo/.venv/lib/python3.11/site-packages}"
+export PATH="$repo/.venv/bin:$PATH"
+export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
+
+say() { printf '\n==> %s\n' "$*"; }
+die() { printf 'demo: %s\n' "$*" >&2; exit 1; }
+
+clean() {
+  local name
+  for name in "${containers[@]}"; do
+    podman rm -f -t 0 "$prefix-$name" >/dev/null 2>&1 || true
+  done
+  for name in "$office_net" "$printers_net"; do
+    podman network rm -f "$name" >/dev/null 2>&1 || true
+  done
+}
+
+# A network of ours is reused when it has our subnet; another user of the subnet stops the demo.
+ensure_network() {
+  local name="$1" subnet="$2" current
+  if podman network exists "$name"; then
+    current="$(podman network inspect --format '{{range .Subnets}}{{.Subnet}} {{end}}' "$name")"
+    [ "${current% }" = "$subnet" ] && return 0
+    die "podman network $name exists with subnet '$current', not $subnet: run '$0 clean'"
+  fi
+  if ip -o route show | grep -q "^${subnet%.*/*}\."; then
+    die "subnet $subnet is already routed on this machine: pick another (edit $0 and the inventory)"
+  fi
+  if podman network ls --format '{{.Name}}' | while read -r other; do
+       podman network inspect --format '{{range .Subnets}}{{.Subnet}} {{end}}' "$other"
+     done | grep -qw "$subnet"; then
+    die "another podman network already uses $subnet"
+  fi
+  podman network create --internal --subnet "$subnet" "$name" >/dev/null 2>&1 ||
+    podman network exists "$name" || die "podman network create $name failed"
+}
+
+run_container() {
+  local name="$1"; shift
+  podman run -d --name "$prefix-$name" --hostname "$name" \
+    --cap-add NET_ADMIN --cap-add NET_RAW "$@" "$image" sleep infinity >/dev/null
+}
+
+in_lab() { local name="$1"; shift; podman exec "$prefix-$name" "$@"; }
+
+# The emulator plays the printer; --ready-file says when every socket is bound.
+start_emulator() {
+  local name="$1"; shift
+  podman cp "$here/bjnp_emulator.py" "$prefix-$name:/usr/local/bin/bjnp_emulator.py"
+  in_lab "$name" sh -c 'rm -f /run/bjnp-emulator.ready; mkdir -p /var/spool/bjnp'
+  podman exec -d "$prefix-$name" sh -c 'exec python3 /usr/local/bin/bjnp_emulator.py "$@" \
+    >/var/log/bjnp-emulator.log 2>&1' emulator \
+    --spool /var/spool/bjnp --ready-file /run/bjnp-emulator.ready "$@" >/dev/null
+  local _
+  for _ in $(seq 50); do
+    in_lab "$name" test -e /run/bjnp-emulator.ready && return 0
+    sleep 0.1
+  done
+  die "the emulator in $name did not become ready"
+}
+
+up() {
+  podman image exists "$image" || die "image $image is missing: run 'make image'"
+  [ -f "$here/bjnp_emulator.py" ] || die "tests/lab/bjnp_emulator.py is missing"
+  say "Building the lab (a re-run starts from fresh containers)"
+  local name
+  for name in "${containers[@]}"; do
+    podman rm -f -t 0 "$prefix-$name" >/dev/null 2>&1 || true
+  done
+  ensure_network "$office_net" "$office_subnet"
+  ensure_network "$printers_net" "$printers_subnet"
+
+  run_container controller --network "$office_net:ip=${office_ip[controller]}"
+  run_container printserver --network "$office_net:ip=${office_ip[printserver]}"
+  run_container printhost --network "$office_net:ip=${office_ip[printhost]}"
+  run_container gateway --network "$office_net:ip=${office_ip[gateway]}" \
+    --network "$printers_net:ip=$gateway_printers_ip" --sysctl net.ipv4.ip_forward=1
+  run_container printer-1 --network "$printers_net:ip=$printer_ip"
+
+  # Internal networks have no default route: the office reaches the printers through gateway.
+  for name in controller printserver printhost; do
+    in_lab "$name" ip route add "$printers_subnet" via "${office_ip[gateway]}"
+  done
+  in_lab printer-1 ip route add "$office_subnet" via "$gateway_printers_ip"
+
+  # Each host already has a firewall of its own that the role must leave alone.
+  in_lab printhost sh -c 'nft -f - <<EOF
+table inet filter {
+  chain input {
+    type filter hook input priority filter; policy accept;
+    ct state established,related accept
+    tcp dport 22 accept
+  }
+}
+EOF'
+  in_lab gateway iptables -w -A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT
+  in_lab gateway iptables -w -t nat -A POSTROUTING -s "$printers_subnet" ! -d "$office_subnet" -j MASQUERADE
+
+  start_emulator printer-1 --bind "$printer_ip" --manufacturer Canon --model "MG5200 series" \
+    --description "Canon MG5200 series" --mac 00:1e:8f:12:34:56
+  # printhost shares a printer itself: raw printing on 9100 and BJNP on 8611 only.
+  start_emulator printhost --bind "${office_ip[printhost]}" --manufacturer Canon \
+    --model "TS8350 series" --description "Canon TS8350 series" --mac 00:1e:8f:65:43:21 \
+    --udp-ports 8611 --tcp-ports 8611,9100
+  echo "lab up: printer-1 $printer_ip, printhost ${office_ip[printhost]}, gateway" \
+       "${office_ip[gateway]}/$gateway_printers_ip, printserver ${office_ip[printserver]}," \
+       "controller ${office_ip[controller]}"
+}
+
+spool_count() { in_lab "$1" find /var/spool/bjnp -type f | wc -l; }
+
+# One field of a report's JSON summary (the report module's <name>-latest.json copy).
+summary() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"][sys.argv[2]])' \
+    "$report_dir/$1-latest.json" "$2"
+}
+
+declare -a steps=()
+step() {
+  local label="$1"; shift
+  say "$label: $*"
+  local start=$SECONDS
+  "$@"
+  steps+=("$(printf '%-38s %4ss' "$label" "$((SECONDS - start))")")
+}
+
+playbook() {
+  ansible-playbook -i "$inventory" -e bjnp_hosts=bjnp_lab_targets \
+    -e "bjnp_report_dir=$report_dir" "$@"
+}
+
+expect() {
+  local what="$1" got="$2" want="$3"
+  [ "$got" = "$want" ] || die "$what: expected $want, got $got"
+  echo "ok: $what = $got"
+}
+
+flow() {
+  local began=$SECONDS spool_before spool_after exposed
+  rm -rf "$report_dir"
+  step "1 detect (read-only)" playbook netsec.bjnp.detect
+  exposed="$(summary detect exposed)"
+  [ "$exposed" -ge 2 ] || die "detect found $exposed exposed addresses, expected printhost and printer-1"
+  echo "ok: detect found $exposed exposed addresses"
+
+  step "2 remediate --check --diff (preview)" playbook netsec.bjnp.remediate --check --diff
+  step "3 remediate" playbook netsec.bjnp.remediate -e bjnp_change_id=DEMO-1
+  expect "open ports after remediate" "$(summary remediate open_ports)" 0
+
+  spool_before="$(spool_count printer-1)"
+  step "4 verify" playbook netsec.bjnp.verify
+  spool_after="$(spool_count printer-1)"
+  expect "exposed after verify" "$(summary verify exposed)" 0
+  [ "$spool_after" -gt "$spool_before" ] ||
+    die "the printserver's test job did not reach printer-1's spool ($spool_before -> $spool_after)"
+  echo "ok: printserver still prints: printer-1 spool $spool_before -> $spool_after jobs"
+
+  step "5 remediate --tags rollback" playbook netsec.bjnp.remediate --tags rollback
+  step "6 detect again" playbook netsec.bjnp.detect
+  expect "exposed after rollback" "$(summary detect exposed)" "$exposed"
+
+  say "Summary"
+  printf '  %s\n' "${steps[@]}"
+  printf '  %-38s %4ss\n' "total" "$((SECONDS - began))"
+  echo "  exposed addresses: $exposed before remediate, 0 after, $exposed after rollback"
+  echo "  printer-1 spool: $spool_after jobs (the verify smoke test added $((spool_after - spool_before)))"
+  echo "  reports in $report_dir:"
+  local latest
+  for latest in "$report_dir"/*-latest.*; do
+    echo "    $latest"
+  done
+}
+
+case "${1:-all}" in
+  clean) clean; echo "demo lab removed" ;;
+  up) up ;;
+  all) up; flow ;;
+  *) die "usage: $0 [all|up|clean]" ;;
+esac
