@@ -1,0 +1,70 @@
+# -*- coding: utf-8 -*-
+# Copyright: netsec.bjnp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Checks the scenarios' verifiers share: what the network sees, and what survives a reload."""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import time
+import uuid
+
+import testinfra
+from conftest import probe, send_print_job, spool_jobs
+
+# Boot-time reloads: flush what is live, then load the persisted rules the way boot does.
+BOOT_RELOAD = {
+    "nftables": "nft flush ruleset && nft -f /etc/nftables.conf",
+    "iptables": (
+        "for t in iptables ip6tables; do $t -F && $t -X && $t -P INPUT ACCEPT && $t -P FORWARD ACCEPT; done"
+        " && netfilter-persistent start"
+    ),
+    "ufw": "ufw reload",
+    "firewalld": "firewall-cmd --reload",
+}
+
+
+def assert_blocked(inventory, targets, group="client"):
+    """From ``group``, TCP 9100/8611 are filtered and UDP 8611 is silent on every target."""
+    states, result = probe(inventory, group, targets, tcp_ports=(9100, 8611), udp_ports=(8611,))
+    assert sorted(states) == sorted(targets), result
+    for address in targets:
+        assert states[address] == {
+            (9100, "tcp"): "filtered",
+            (8611, "tcp"): "filtered",
+            (8611, "udp"): "open|filtered",
+        }, (address, result)
+    assert result["summary"]["exposed"] == 0, result
+
+
+def assert_served(inventory, printer, targets, group="printserver"):
+    """From the allowed print server, BJNP answers and a print job lands in the spool."""
+    states, result = probe(inventory, group, targets, tcp_ports=(9100,), udp_ports=(8611,))
+    for address in targets:
+        assert states[address] == {(9100, "tcp"): "open", (8611, "udp"): "open"}, (address, result)
+    identities = [p.get("identity", {}) for h in result["hosts"] for p in h["ports"] if p["protocol"] == "udp"]
+    assert all(i.get("manufacturer") == "Canon" for i in identities), identities
+
+    server = inventory_host(inventory, group)
+    before = set(spool_jobs(printer))
+    for address in targets:
+        sent = send_print_job(server, address, "%%!PS bjnp-molecule %s\n" % uuid.uuid4())
+        assert sent.rc == 0, (address, sent.stderr)
+    # The emulator files a job when the sender closes; give it a moment.
+    deadline = time.time() + 5
+    while True:
+        new = set(spool_jobs(printer)) - before
+        if len(new) >= len(targets) or time.time() > deadline:
+            break
+        time.sleep(0.2)
+    assert len(new) == len(targets), (sorted(before), sorted(new))
+
+
+def inventory_host(inventory, group):
+    return testinfra.get_host("podman://" + inventory.get_hosts(group)[0])
+
+
+def boot_reload(host, backend):
+    """Drop the live rules and load the persisted ones, as a reboot would."""
+    host.run_expect([0], BOOT_RELOAD[backend])
