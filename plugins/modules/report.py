@@ -87,6 +87,7 @@ attributes:
   platform:
     support: full
     platforms: posix
+    description: Runs where the files are to be written, normally the controller.
 notes:
   - Identity strings come from the network and are untrusted; the HTML page escapes them, carries
     a Content-Security-Policy that forbids scripts and remote loads, and needs no external resource.

@@ -65,8 +65,9 @@ def ansible_module(module, arguments, check=False):
 
 
 def probe(*targets):
-    return ansible_module("netsec.bjnp.probe", {"targets": list(targets), "tcp_ports": [9100, 8611],
-                                               "udp_ports": [8611, 8612], "timeout": 0.5, "retries": 0})
+    arguments = {"targets": list(targets), "tcp_ports": [9100, 8611], "udp_ports": [8611, 8612],
+                 "timeout": 0.5, "retries": 0}
+    return ansible_module("netsec.bjnp.probe", arguments)
 
 
 def chromium(workdir, url, *mode):

@@ -12,10 +12,7 @@ import datetime
 import json
 import xml.etree.ElementTree as ET
 
-try:
-    from html.parser import HTMLParser
-except ImportError:  # pragma: no cover - Python 2 is not supported by the collection
-    HTMLParser = None
+from html.parser import HTMLParser
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -37,8 +34,8 @@ def port(protocol, number, state, service=None, identity=None):
 
 
 def probe_result(*hosts, **summary):
-    return {"changed": False, "hosts": list(hosts), "summary": dict({"targets": len(hosts), "exposed": 0,
-                                                                       "elapsed": 0.25}, **summary)}
+    counts = dict({"targets": len(hosts), "exposed": 0, "elapsed": 0.25}, **summary)
+    return {"changed": False, "hosts": list(hosts), "summary": counts}
 
 
 def host(address, *ports, **extra):
@@ -118,11 +115,11 @@ def test_before_and_after_are_merged_per_port():
 
 
 def test_a_port_or_host_in_only_one_probe_reads_absent_on_the_other_side():
-    doc = build(probe={"before": probe_result(QUIET), "after": probe_result(host("127.0.0.9", port("tcp", 9100, "closed")),
-                                                                          V6)})
+    after = probe_result(host("127.0.0.9", port("tcp", 9100, "closed")), V6)
+    doc = build(probe={"before": probe_result(QUIET), "after": after})
     quiet, v6 = doc["hosts"]
-    assert [(p["port"], p["state_before"], p["state"]) for p in quiet["ports"]] == [(9100, "closed", "closed"),
-                                                                                      (8611, "open|filtered", "absent")]
+    states = [(p["port"], p["state_before"], p["state"]) for p in quiet["ports"]]
+    assert states == [(9100, "closed", "closed"), (8611, "open|filtered", "absent")]
     assert all(p["state_before"] == "absent" and p["changed"] for p in v6["ports"])
 
 

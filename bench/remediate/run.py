@@ -1,0 +1,194 @@
+# -*- coding: utf-8 -*-
+# Copyright: netsec.bjnp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Remediate benchmark: the firewall role on N podman containers (bench/README.md, "Remediate").
+
+Run as root from the repository, after `make image`:
+
+    python3 bench/remediate/run.py [--sizes 1,10,30] [--playbook bench/remediate/remediate.yml]
+                                   [--image localhost/netsec-bjnp-debian12:latest] [--json FILE]
+
+For each N: start N containers (bjnpbench-<token>-<i>, on a podman network of their own, with
+CAP_NET_ADMIN so nftables works inside), run the playbook with forks = N twice, and report
+the wall time of the first run and of the second (idempotent: it must change nothing), and,
+from the JSON callback, the tasks and module calls per host. The containers and the network
+are removed at the end, also on failure or Ctrl-C. No traffic leaves the host: the role only
+edits each container's own ruleset.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import argparse
+import json
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.path.join(ROOT, ".venv", "bin")
+IMAGE = "localhost/netsec-bjnp-debian12:latest"
+PLAYBOOK = os.path.join(ROOT, "bench", "remediate", "remediate.yml")
+# Actions that run on the controller only: they are tasks, but no module is sent to the host.
+CONTROLLER_ACTIONS = frozenset(
+    prefix + name
+    for prefix in ("", "ansible.builtin.", "ansible.legacy.")
+    for name in ("set_fact", "debug", "assert", "fail", "meta", "include_tasks", "import_tasks",
+                 "include_role", "import_role", "include_vars", "validate_argument_spec", "group_by",
+                 "add_host", "set_stats", "pause"))
+
+
+def environment():
+    env = dict(os.environ)
+    env.update(PATH=BIN + os.pathsep + env.get("PATH", ""),
+               ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([
+                   os.path.join(ROOT, ".cache", "collections"),
+                   os.path.join(ROOT, ".venv", "lib", "python3.11", "site-packages")]),
+               CONTAINERS_CONF=os.path.join(ROOT, "tests", "podman", "containers.conf"),
+               ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
+               ANSIBLE_NOCOLOR="1",
+               PYTHONDONTWRITEBYTECODE="1")
+    return env
+
+
+def podman(*args, **kwargs):
+    return subprocess.run(["podman"] + list(args), env=environment(), stdout=subprocess.PIPE,
+                          stderr=subprocess.PIPE, check=kwargs.get("check", True), timeout=300)
+
+
+class Lab(object):
+    """N containers on a network of their own; ``remove()`` deletes everything it made."""
+
+    def __init__(self, size, image):
+        token = "%06x" % random.SystemRandom().getrandbits(24)
+        self.network = "bjnpbench-%s" % token
+        self.names = ["bjnpbench-%s-%02d" % (token, index) for index in range(1, size + 1)]
+        self.started = []
+        started = time.monotonic()
+        podman("network", "create", self.network)
+        try:
+            for name in self.names:
+                podman("run", "-d", "--name", name, "--hostname", name, "--network", self.network,
+                       "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", image, "sleep", "infinity")
+                self.started.append(name)
+        except BaseException:
+            self.remove()
+            raise
+        self.setup_seconds = time.monotonic() - started
+
+    def inventory(self, directory):
+        path = os.path.join(directory, "inventory-%d.json" % len(self.names))
+        hosts = dict((name, {"ansible_connection": "containers.podman.podman",
+                             "ansible_python_interpreter": "/usr/bin/python3"}) for name in self.names)
+        with open(path, "w") as handle:
+            json.dump({"all": {"hosts": hosts}}, handle)
+        return path
+
+    def remove(self):
+        if self.started:
+            podman("rm", "-f", "-t", "0", *self.started, check=False)
+            self.started = []
+        podman("network", "rm", "-f", self.network, check=False)
+
+
+def count_calls(result):
+    """Module calls behind one host's task result (a loop counts each item it ran)."""
+    if result.get("skipped") or result.get("action") in CONTROLLER_ACTIONS:
+        return 0
+    items = result.get("results")
+    if isinstance(items, list):
+        return sum(1 for item in items if isinstance(item, dict) and not item.get("skipped"))
+    return 1
+
+
+def run_playbook(inventory, playbook, forks, extra_args):
+    command = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-f", str(forks), playbook] + extra_args
+    started = time.monotonic()
+    completed = subprocess.run(command, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               check=False, timeout=3600)
+    wall = time.monotonic() - started
+    try:
+        output = json.loads(completed.stdout.decode("utf-8"))
+    except ValueError:
+        raise SystemExit("ansible-playbook gave no JSON (exit %d):\n%s\n%s" % (
+            completed.returncode, completed.stdout.decode("utf-8", "replace")[-4000:],
+            completed.stderr.decode("utf-8", "replace")[-4000:]))
+    tasks, calls = {}, {}
+    for play in output["plays"]:
+        for task in play["tasks"]:
+            for host, result in task["hosts"].items():
+                tasks[host] = tasks.get(host, 0) + 1
+                calls[host] = calls.get(host, 0) + count_calls(result)
+    stats = output["stats"]
+    failed = dict((host, s) for host, s in stats.items() if s.get("failures") or s.get("unreachable"))
+    if completed.returncode != 0 or failed:
+        messages = []
+        for play in output["plays"]:
+            for task in play["tasks"]:
+                for host, result in task["hosts"].items():
+                    if result.get("failed") or result.get("unreachable"):
+                        messages.append("%s | %s: %s" % (host, task["task"]["name"], result.get("msg")))
+        raise SystemExit("playbook failed (exit %d): %s\n%s" % (completed.returncode, failed,
+                                                               "\n".join(messages[:20])))
+    return {
+        "wall": round(wall, 2),
+        "changed_hosts": sum(1 for s in stats.values() if s.get("changed")),
+        "changed_tasks": sum(s.get("changed", 0) for s in stats.values()),
+        "tasks_per_host": sorted(set(tasks.values())),
+        "module_calls_per_host": sorted(set(calls.values())),
+    }
+
+
+def spread(values):
+    return str(values[0]) if len(values) == 1 else "%d-%d" % (values[0], values[-1])
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sizes", default="1,10,30", help="comma-separated numbers of containers")
+    parser.add_argument("--image", default=IMAGE)
+    parser.add_argument("--playbook", default=PLAYBOOK,
+                        help="playbook or FQCN (for example netsec.bjnp.remediate) to time")
+    parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("extra", nargs="*", help="more ansible-playbook arguments (after --)")
+    args = parser.parse_args()
+    if os.geteuid() != 0:
+        raise SystemExit("run as root: the containers need CAP_NET_ADMIN (rootful podman)")
+    sizes = [int(size) for size in args.sizes.split(",")]
+    rows = []
+    workdir = tempfile.mkdtemp(prefix="bjnpbench-remediate-")
+    print("%-4s %-9s %-10s %-11s %-10s %-15s %-18s" % ("N", "setup s", "first s", "second s", "changed",
+                                                        "tasks/host", "module calls/host"))
+    for size in sizes:
+        lab = Lab(size, args.image)
+        try:
+            inventory = lab.inventory(workdir)
+            first = run_playbook(inventory, args.playbook, size, args.extra)
+            second = run_playbook(inventory, args.playbook, size, args.extra)
+        finally:
+            lab.remove()
+        row = {"hosts": size, "forks": size, "setup_seconds": round(lab.setup_seconds, 2),
+               "first": first, "second": second}
+        rows.append(row)
+        print("%-4d %-9.1f %-10.1f %-11.1f %-10s %-15s %-18s" % (
+            size, lab.setup_seconds, first["wall"], second["wall"],
+            "%d / %d" % (first["changed_hosts"], second["changed_hosts"]),
+            "%s / %s" % (spread(first["tasks_per_host"]), spread(second["tasks_per_host"])),
+            "%s / %s" % (spread(first["module_calls_per_host"]), spread(second["module_calls_per_host"]))))
+        sys.stdout.flush()
+        if second["changed_hosts"]:
+            raise SystemExit("not idempotent: the second run changed %d host(s)" % second["changed_hosts"])
+    if args.json:
+        with open(args.json, "w") as handle:
+            json.dump({"playbook": args.playbook, "image": args.image, "runs": rows}, handle, indent=2)
+    print("changed = hosts changed by the first / second run; tasks and module calls: first / second run")
+
+
+if __name__ == "__main__":
+    main()
