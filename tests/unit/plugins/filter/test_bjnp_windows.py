@@ -13,6 +13,10 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import json
+import os
+import subprocess
+import sys
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -277,3 +281,75 @@ def test_backups_empty_directory():
 def test_backups_keep_must_be_positive():
     with pytest.raises(AnsibleFilterError, match="at least 1"):
         win.bjnp_windows_backups([_gen(1) + ".wfw"], 0)
+
+
+# --- role wiring on a Windows-like inventory host (controller side only) ---------------------
+# These run ansible-playbook on this machine: a syntax check that parses every Windows task file
+# of the role, and the role's argument validation, which fails on the controller before any
+# connection. They do not run a single task on Windows. The inventory points at a closed port
+# on loopback, so even a wrong expectation here cannot send traffic anywhere else.
+
+_REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
+_WINDOWS_TASK_FILES = ["windows", "windows_state", "windows_rules", "windows_backup",
+                       "windows_verify", "rollback_windows"]
+
+
+def _ansible_playbook(tmp_path, playbook, *args):
+    (tmp_path / "inventory.ini").write_text(
+        "[windows]\nwin-lab ansible_host=127.0.0.1 ansible_port=9 ansible_connection=ssh "
+        "ansible_shell_type=powershell ansible_user=Administrator\n")
+    (tmp_path / "play.yml").write_text(playbook)
+    env = dict(os.environ)
+    env.setdefault("ANSIBLE_CONFIG", os.path.join(_REPO, "ansible.cfg"))
+    env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.pathsep.join([
+        os.path.join(_REPO, ".cache", "collections"),
+        os.path.join(_REPO, ".venv", "lib", "python3.11", "site-packages")]))
+    env["ANSIBLE_NOCOLOR"] = "1"
+    executable = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    return subprocess.run([executable, "-i", str(tmp_path / "inventory.ini"), str(tmp_path / "play.yml")] + list(args),
+                          cwd=_REPO, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_role_and_every_windows_task_file_pass_syntax_check(tmp_path):
+    plays = ["- name: The role\n  hosts: windows\n  gather_facts: false\n  roles: [netsec.bjnp.firewall]\n"]
+    for name in _WINDOWS_TASK_FILES:
+        plays.append("- name: %s\n  hosts: windows\n  gather_facts: false\n  tasks:\n"
+                     "    - name: Import %s\n      ansible.builtin.import_role:\n"
+                     "        name: netsec.bjnp.firewall\n        tasks_from: %s\n" % (name, name, name))
+    plays.append("- name: Listeners\n  hosts: windows\n  gather_facts: false\n  tasks:\n"
+                 "    - name: Import\n      ansible.builtin.import_role:\n"
+                 "        name: netsec.bjnp.listeners\n        tasks_from: windows\n")
+    result = _ansible_playbook(tmp_path, "---\n" + "".join(plays), "--syntax-check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("extra, named", [
+    ({"bjnp_action": "deny"}, "deny"),
+    ({"bjnp_state": "gone"}, "gone"),
+    ({"bjnp_ports": [{"protocol": "icmp", "port": 1}]}, "icmp"),
+    ({"bjnp_rollback": "undo"}, "undo"),
+    ({"bjnp_backup_keep": "many"}, "bjnp_backup_keep"),
+])
+def test_argument_specs_refuse_bad_input_before_touching_the_host(tmp_path, extra, named):
+    play = ("---\n- name: Remediate\n  hosts: windows\n  gather_facts: false\n"
+            "  roles: [netsec.bjnp.firewall]\n")
+    result = _ansible_playbook(tmp_path, play, "-e", json.dumps(extra))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Validating arguments against arg spec" in output, output
+    assert named in output, output
+    # Failed in validation: no task reached the (unreachable) host.
+    assert "UNREACHABLE" not in output, output
+
+
+def test_argument_specs_accept_a_windows_configuration(tmp_path):
+    """The control: good values pass validation; the run then stops at the closed loopback port."""
+    play = ("---\n- name: Remediate\n  hosts: windows\n  gather_facts: false\n"
+            "  roles: [netsec.bjnp.firewall]\n")
+    extra = {"bjnp_allowed_sources": ["192.0.2.10", "2001:db8::/64"], "bjnp_state": "absent",
+             "bjnp_windows_backup_dir": "D:\\bjnp\\backups", "bjnp_windows_rule_group": "site bjnp"}
+    result = _ansible_playbook(tmp_path, play, "-e", json.dumps(extra))
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    assert "Validation of arguments failed" not in output, output
+    assert "UNREACHABLE" in output, output
