@@ -65,6 +65,40 @@ def inventory_host(inventory, group):
     return testinfra.get_host("podman://" + inventory.get_hosts(group)[0])
 
 
+def assert_backup_root_only(host, directory="/var/backups/bjnp"):
+    """The role's backups exist and only root can read them."""
+    backups = host.file(directory)
+    assert backups.is_directory, directory
+    assert backups.mode == 0o700, oct(backups.mode)
+    files = [host.file(directory + "/" + name) for name in backups.listdir()]
+    assert files, "no backup was taken"
+    for backup in files:
+        assert backup.user == "root" and backup.mode == 0o600, (backup.path, oct(backup.mode))
+
+
+def without_role(kind, text):
+    """A ruleset dump without what the role owns (names carrying BJNP, any case).
+
+    ``kind`` "nft": drops every ``table``/``chain`` block whose name has bjnp and every other
+    line naming it (jumps), and blank lines (block separators); otherwise (iptables-save output) drops every line naming a BJNP
+    chain (declarations, jumps and the chain's rules).
+    """
+    if kind != "nft":
+        return "\n".join(line for line in text.splitlines() if "bjnp" not in line.lower())
+    kept, depth, skip_until = [], 0, None
+    for line in text.splitlines():
+        opens, closes = line.count("{"), line.count("}")
+        words = line.split()
+        if skip_until is None and words[:1] in (["table"], ["chain"]) and "bjnp" in line.lower():
+            skip_until = depth
+        elif skip_until is None and "bjnp" not in line.lower() and line.strip():
+            kept.append(line)
+        depth += opens - closes
+        if skip_until is not None and depth <= skip_until:
+            skip_until = None
+    return "\n".join(kept).strip("\n")
+
+
 def boot_reload(host, backend):
     """Drop the live rules and load the persisted ones, as a reboot would."""
     host.run_expect([0], BOOT_RELOAD[backend])

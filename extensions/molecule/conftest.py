@@ -27,7 +27,10 @@ SNAPSHOT_DIR = "/var/tmp/bjnp-mol"
 # The same normalisation as shared/prepare.yml: no comment lines (they carry a timestamp)
 # and no chain counters.
 SAVE_FILTER = "sed -e '/^#/d' -e 's/ \\[[0-9]*:[0-9]*\\]$//'"
+# Counter values change with traffic; rules do not.
+NFT_FILTER = "sed -E 's/counter packets [0-9]+ bytes [0-9]+/counter/g'"
 IPTABLES_TOOLS = ("iptables-nft", "ip6tables-nft", "iptables-legacy", "ip6tables-legacy")
+PERSISTENT_CONFIG = ("/etc/nftables.conf", "/etc/nftables.d", "/etc/iptables", "/etc/ufw", "/etc/firewalld")
 
 
 def inventory_file():
@@ -112,10 +115,16 @@ def probe(inventory, group, targets, tcp_ports=(9100,), udp_ports=(8611,)):
 
 def snapshot(host):
     """The live firewall state, normalised like the one prepare saved."""
-    state = {"nft": host.check_output("nft list ruleset")}
+    state = {"nft": host.check_output("nft list ruleset | %s" % NFT_FILTER)}
     for tool in IPTABLES_TOOLS:
         state[tool] = host.check_output("%s-save | %s" % (tool, SAVE_FILTER))
     return state
+
+
+def config_checksums(host):
+    """Checksums of the persistent firewall configuration, like prepare saved them."""
+    return host.check_output(
+        "{ find %s -type f 2>/dev/null || true; } | sort | xargs -r sha256sum" % " ".join(PERSISTENT_CONFIG))
 
 
 def saved_snapshot(host):
@@ -124,6 +133,10 @@ def saved_snapshot(host):
     for tool in IPTABLES_TOOLS:
         state[tool] = host.file("%s/before.%s" % (SNAPSHOT_DIR, tool)).content_string.rstrip("\n")
     return state
+
+
+def saved_config_checksums(host):
+    return host.file(SNAPSHOT_DIR + "/before.etc").content_string.rstrip("\n")
 
 
 def spool_jobs(host):
@@ -146,3 +159,16 @@ def send_print_job(host, address, payload):
 
 def _quote(text):
     return "'" + text.replace("'", "'\"'\"'") + "'"
+
+
+def run_playbook(playbook, tags=None, extra_vars=None):
+    """Run a playbook against the scenario's inventory, as an operator would."""
+    argv = ["ansible-playbook", "-i", inventory_file(), playbook]
+    if tags:
+        argv += ["--tags", tags]
+    if extra_vars:
+        argv += ["--extra-vars", json.dumps(extra_vars)]
+    proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False,
+                          universal_newlines=True)
+    assert proc.returncode == 0, proc.stdout[-4000:]
+    return proc.stdout

@@ -29,11 +29,7 @@ def test_only_our_table_was_added(protected):
 
 
 def test_backup_is_root_only(protected):
-    backups = protected.file("/var/backups/bjnp")
-    assert backups.mode == 0o700
-    files = [protected.file("/var/backups/bjnp/" + f) for f in backups.listdir()]
-    assert files, "no backup was taken"
-    assert all(f.mode == 0o600 and f.user == "root" for f in files)
+    checks.assert_backup_root_only(protected)
 
 
 def test_rules_survive_boot_reload(inventory, protected, printer_addresses):
