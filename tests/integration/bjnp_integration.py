@@ -286,11 +286,11 @@ class NamespacePair(object):
                 raise RuntimeError("no IPv6 link-local address on %s after %d s" % (interface, wait))
             time.sleep(0.05)
 
-    def run(self, netns, command, **kwargs):
-        kwargs.setdefault("check", False)
-        kwargs.setdefault("stdout", subprocess.PIPE)
-        kwargs.setdefault("stderr", subprocess.PIPE)
-        return subprocess.run(in_netns(netns, command), **kwargs)
+    @staticmethod
+    def run(netns, command, stdin=None, timeout=120):
+        """Run ``command`` in ``netns`` with ``stdin`` bytes; returns the CompletedProcess."""
+        return subprocess.run(in_netns(netns, command), input=stdin, timeout=timeout, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, check=False)
 
     def delete(self):
         for netns in self.created:  # deleting a namespace deletes its veth end as well

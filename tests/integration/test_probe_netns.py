@@ -43,7 +43,7 @@ def test_ports_dropped_by_nftables_read_filtered_and_open_filtered(netns_pair, s
             ("udp", 8611): "open", ("udp", 8612): "open", ("udp", 8613): "closed",
             ("tcp", 9100): "open", ("tcp", 8611): "open", ("tcp", 8613): "closed"}
 
-    loaded = netns_pair.run(netns_pair.lab, ["nft", "-f", "-"], input=DROP_RULES.encode("ascii"))
+    loaded = netns_pair.run(netns_pair.lab, ["nft", "-f", "-"], stdin=DROP_RULES.encode("ascii"))
     assert loaded.returncode == 0, loaded.stderr
     after = probe(ARGUMENTS, netns=netns_pair.scan)
     for address in ADDRESSES:

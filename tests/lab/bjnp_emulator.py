@@ -1,4 +1,4 @@
-#!/usr/bin/env python3
+#!/usr/bin/env python
 # -*- coding: utf-8 -*-
 # Copyright: netsec.bjnp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -12,7 +12,7 @@ SIGTERM or SIGINT and then exits 0. The wire formats follow the public implement
 (nmap's bjnp.lua, cups-bjnp, SANE pixma, Wireshark) and pass the checks of Nessus plugin
 58147; this file shares no code with the collection, so it stays an independent peer.
 
-    bjnp_emulator.py --bind 127.0.0.1 --bind ::1 --spool /tmp/spool --ready-file /tmp/ready
+    python3 bjnp_emulator.py --bind 127.0.0.1 --bind ::1 --spool /tmp/spool --ready-file /tmp/ready
 """
 
 from __future__ import absolute_import, division, print_function
@@ -322,8 +322,8 @@ class Emulator(object):
 
     def store(self, connection, data):
         if connection.handle is None:
-            name = "job-%s-%d-%06d" % (time.strftime("%Y%m%dT%H%M%SZ", time.gmtime()), os.getpid(),
-                                      next(self.jobs))
+            stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+            name = "job-%s-%d-%06d" % (stamp, os.getpid(), next(self.jobs))
             connection.tmp_path = os.path.join(self.args.spool, "." + name + ".tmp")
             connection.handle = open(connection.tmp_path, "wb")
         connection.handle.write(data)
