@@ -431,6 +431,8 @@ def parse_args(argv):
 
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
+    if args.ready_file and os.path.exists(args.ready_file):  # a stale one would fool the waiter
+        os.unlink(args.ready_file)
     emulator = Emulator(args)
     # The handlers only set a flag; the wake-up socket makes the epoll wait return at once.
     wakeup, notify = socket.socketpair()
