@@ -267,8 +267,9 @@ def write_file(module, path, text, mode):
     fd, tmp = tempfile.mkstemp(dir=directory or None, prefix=".bjnp-")
     with os.fdopen(fd, "w") as handle:
         handle.write(text)
-    os.chmod(tmp, mode)
     module.atomic_move(tmp, path)
+    # atomic_move gives a new file the umask's mode; ours is decided here.
+    os.chmod(path, mode)
 
 
 def plan_persistence(params, file_text):

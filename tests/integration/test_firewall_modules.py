@@ -1,0 +1,347 @@
+# -*- coding: utf-8 -*-
+# Copyright: netsec.bjnp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""nftables_rules and iptables_rules on real nftables / iptables, each test in its own netns.
+
+The modules run as users run them (``ansible localhost -m ...``) inside the namespace, on a
+ruleset that already holds someone else's rules. What is asserted: the live listing equals the
+rendered rules; a second run and a check-mode run change nothing; drift (flushed chain, deleted
+table, jump pushed down) is reported in check mode and repaired; absent restores the ruleset
+byte for byte; persisted files load at "boot" (a fresh namespace) into the same rules; and real
+traffic from another namespace is blocked unless its source is allowed.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from bjnp_integration import BIN, NamespacePair, probe, port_result, tool_env
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and firewall rules need root"),
+    pytest.mark.skipif(shutil.which("nft") is None, reason="nftables (nft) is not installed"),
+]
+
+NFT_FOREIGN = """
+table inet filter {
+  set admins { type ipv4_addr; elements = { 192.0.2.10, 192.0.2.11 } }
+  chain input {
+    type filter hook input priority filter; policy drop;
+    ct state established,related accept
+    iif "lo" accept
+    tcp dport 22 ip saddr @admins counter accept
+  }
+}
+table ip nat {
+  chain POSTROUTING {
+    type nat hook postrouting priority srcnat; policy accept;
+    ip saddr 172.17.0.0/16 oifname != "docker0" counter masquerade
+  }
+}
+"""
+
+IPT_FOREIGN = """*filter
+:INPUT DROP [0:0]
+:FORWARD DROP [0:0]
+:OUTPUT ACCEPT [0:0]
+:DOCKER-USER - [0:0]
+-A INPUT -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT
+-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+-A FORWARD -j DOCKER-USER
+-A DOCKER-USER -j RETURN
+COMMIT
+"""
+
+
+def sh(ns, script, check=True):
+    proc = subprocess.run(["ip", "netns", "exec", ns, "bash", "-euo", "pipefail", "-c", script],
+                          capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError("%s failed in %s: %s" % (script, ns, proc.stderr))
+    return proc.stdout
+
+
+def module(ns, name, args, check=False, diff=False):
+    """Run netsec.bjnp.<name> inside ``ns`` through the ansible CLI; return its result dict."""
+    cmd = ["ip", "netns", "exec", ns, os.path.join(BIN, "ansible"), "localhost", "-m", "netsec.bjnp." + name,
+           "-a", json.dumps(args)]
+    cmd += ["--check"] if check else []
+    cmd += ["--diff"] if diff else []
+    env = dict(tool_env(), ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+    try:
+        return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("ansible gave no result: %s %s" % (proc.stdout, proc.stderr))
+
+
+def ok(result):
+    assert not result.get("failed"), result.get("msg", result)
+    return result
+
+
+def normalized_save(text):
+    """iptables-save without comments (timestamps) and counters."""
+    return "\n".join(re.sub(r" \[\d+:\d+\]$", "", line) for line in text.splitlines() if not line.startswith("#"))
+
+
+@pytest.fixture
+def netns():
+    name = "bjnpfw-%s" % uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+fresh_netns = netns
+
+
+# --- nftables -----------------------------------------------------------------------------
+
+def nft_args(tmp_path, **extra):
+    args = dict(mode=["host", "gateway"], allowed_sources=["192.0.2.0/24", "2001:db8::5"],
+                protected_destinations=["198.51.100.0/24", "2001:db8:1::/48"],
+                persist_path=str(tmp_path / "nftables.d" / "netsec-bjnp.nft"),
+                nftables_conf=str(tmp_path / "nftables.conf"))
+    args.update(extra)
+    return args
+
+
+def test_nft_apply_idempotent_and_foreign_tables_untouched(netns, tmp_path):
+    sh(netns, "nft -f - <<'EOF'\n%s\nEOF" % NFT_FOREIGN)
+    before = sh(netns, "nft list ruleset")
+    foreign = [sh(netns, "nft list table %s" % table) for table in ("inet filter", "ip nat")]
+
+    first = ok(module(netns, "nftables_rules", nft_args(tmp_path, action="reject"), diff=True))
+    assert first["changed"] and first["live_changed"]
+    live = sh(netns, "nft list table inet bjnp")
+    assert " ".join(live.split()) == " ".join(first["rules"].split())
+    assert "ip6 daddr @protected_v6 udp dport 8611-8614 reject with icmpv6 port-unreachable" in live
+    assert first["diff"][0]["after"] == first["rules"]
+    assert [sh(netns, "nft list table %s" % table) for table in ("inet filter", "ip nat")] == foreign
+
+    again = ok(module(netns, "nftables_rules", nft_args(tmp_path, action="reject")))
+    assert not again["changed"]
+    checked = ok(module(netns, "nftables_rules", nft_args(tmp_path, action="reject"), check=True))
+    assert not checked["changed"]
+
+    gone = ok(module(netns, "nftables_rules", dict(state="absent", persist_path=nft_args(tmp_path)["persist_path"],
+                                                  nftables_conf=str(tmp_path / "nftables.conf"))))
+    assert gone["changed"]
+    assert sh(netns, "nft list ruleset") == before
+    assert not ok(module(netns, "nftables_rules", dict(state="absent")))["changed"]
+
+
+@pytest.mark.parametrize("drift", [
+    "nft flush chain inet bjnp input",
+    "nft delete table inet bjnp",
+    "nft add rule inet bjnp input tcp dport 9100 accept",
+    "nft delete element inet bjnp allowed_v4 '{ 192.0.2.0/24 }'",
+])
+def test_nft_drift_is_reported_in_check_mode_and_repaired(netns, tmp_path, drift):
+    args = nft_args(tmp_path)
+    ok(module(netns, "nftables_rules", args))
+    wanted = sh(netns, "nft list table inet bjnp")
+    sh(netns, drift)
+    drifted = sh(netns, "nft list ruleset")
+    checked = ok(module(netns, "nftables_rules", args, check=True, diff=True))
+    assert checked["changed"] and checked["live_changed"] and not checked["persist_changed"]
+    assert sh(netns, "nft list ruleset") == drifted, "check mode changed the ruleset"
+    assert ok(module(netns, "nftables_rules", args))["live_changed"]
+    assert sh(netns, "nft list table inet bjnp") == wanted
+    assert not ok(module(netns, "nftables_rules", args))["changed"]
+
+
+def test_nft_check_mode_on_a_fresh_host_changes_nothing(netns, tmp_path):
+    result = ok(module(netns, "nftables_rules", nft_args(tmp_path, persist=True), check=True, diff=True))
+    assert result["changed"] and result["live_changed"] and result["persist_changed"]
+    assert sh(netns, "nft list ruleset") == ""
+    assert not os.path.exists(str(tmp_path / "nftables.conf"))
+    assert [entry["before_header"] for entry in result["diff"]][1:] == [
+        nft_args(tmp_path)["persist_path"], str(tmp_path / "nftables.conf")]
+
+
+def test_nft_persisted_file_loads_at_boot_and_absent_removes_it(netns, fresh_netns, tmp_path):
+    conf = tmp_path / "nftables.conf"
+    original = "#!/usr/sbin/nft -f\n\nflush ruleset\n%s" % NFT_FOREIGN
+    conf.write_text(original)
+    args = nft_args(tmp_path, persist=True)
+    result = ok(module(netns, "nftables_rules", args))
+    assert result["persist_changed"] and os.path.exists(result["backup_file"])
+    assert oct(os.stat(args["persist_path"]).st_mode & 0o777) == "0o644"
+    assert conf.read_text().startswith(original)
+    assert conf.read_text().endswith('include "%s"\n' % args["persist_path"])
+    assert not ok(module(netns, "nftables_rules", args))["changed"]
+
+    # "Boot": a fresh namespace loads nftables.conf the way nftables.service does.
+    sh(fresh_netns, "nft -f %s" % conf)
+    assert sh(fresh_netns, "nft list table inet bjnp") == sh(netns, "nft list table inet bjnp")
+    assert not ok(module(fresh_netns, "nftables_rules", args, check=True))["changed"]
+    # Loading twice (a service reload without flush) must not fail or duplicate anything.
+    sh(fresh_netns, "nft -f %s" % args["persist_path"])
+    assert not ok(module(fresh_netns, "nftables_rules", args, check=True))["changed"]
+
+    gone = ok(module(netns, "nftables_rules", dict(args, state="absent")))
+    assert gone["changed"] and gone["persist_changed"]
+    assert conf.read_text() == original
+    assert not os.path.exists(args["persist_path"])
+
+
+def test_nft_bad_values_fail_before_anything_changes(netns, tmp_path):
+    for bad, named in (({"allowed_sources": ["10.0.0.5/24"]}, "'10.0.0.5/24'"),
+                       ({"ports": [{"protocol": "tcp", "port": "9100-80"}]}, "'9100-80' runs backwards"),
+                       ({"protected_destinations": ["printers"]}, "'printers'")):
+        result = module(netns, "nftables_rules", nft_args(tmp_path, persist=True, **bad))
+        assert result.get("failed") and named in result["msg"], result
+    assert sh(netns, "nft list ruleset") == ""
+    assert not os.path.exists(str(tmp_path / "nftables.conf"))
+
+
+# --- iptables (nft and legacy variants) -----------------------------------------------------
+
+VARIANTS = [pytest.param(variant, marks=pytest.mark.skipif(
+    shutil.which("iptables-%s-restore" % variant) is None, reason="iptables-%s is not installed" % variant))
+    for variant in ("nft", "legacy")]
+
+
+def ipt_args(tmp_path, variant, **extra):
+    args = dict(variant=variant, mode=["host", "gateway"], allowed_sources=["192.0.2.0/24", "2001:db8::5"],
+                protected_destinations=["198.51.100.0/24"],
+                rules_v4=str(tmp_path / "rules.v4"), rules_v6=str(tmp_path / "rules.v6"))
+    args.update(extra)
+    return args
+
+
+def ipt_save(ns, variant):
+    return [normalized_save(sh(ns, "%s-%s-save" % (command, variant))) for command in ("iptables", "ip6tables")]
+
+
+def load_foreign(ns, variant):
+    for command in ("iptables", "ip6tables"):
+        sh(ns, "%s-%s-restore <<'EOF'\n%sEOF" % (command, variant, IPT_FOREIGN))
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_ipt_apply_idempotent_absent_restores_byte_for_byte(netns, tmp_path, variant):
+    load_foreign(netns, variant)
+    before = ipt_save(netns, variant)
+    args = ipt_args(tmp_path, variant, action="reject")
+
+    first = ok(module(netns, "iptables_rules", args, diff=True))
+    assert first["changed"] and first["live_changed"]
+    listing = sh(netns, "iptables-%s -w -S" % variant).splitlines()
+    assert listing.index("-A INPUT -j BJNP-INPUT") < listing.index("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT")
+    assert listing.index("-A FORWARD -j BJNP-FORWARD") < listing.index("-A FORWARD -j DOCKER-USER")
+    for line in first["rules"]["ipv4"].splitlines():
+        if line.startswith("-A"):
+            assert line in listing
+    v6 = sh(netns, "ip6tables-%s -w -S" % variant)
+    assert "-A BJNP-INPUT -s 2001:db8::5/128 -j RETURN" in v6
+    assert "icmp6-port-unreachable" in v6
+    assert "BJNP-FORWARD" not in v6, "gateway destinations are IPv4 only: no IPv6 forward chain"
+
+    assert not ok(module(netns, "iptables_rules", args))["changed"]
+    assert not ok(module(netns, "iptables_rules", args, check=True))["changed"]
+
+    assert ok(module(netns, "iptables_rules", dict(args, state="absent")))["changed"]
+    assert ipt_save(netns, variant) == before
+    assert not ok(module(netns, "iptables_rules", dict(args, state="absent")))["changed"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_ipt_drift_is_reported_and_repaired(netns, tmp_path, variant):
+    load_foreign(netns, variant)
+    args = ipt_args(tmp_path, variant)
+    ok(module(netns, "iptables_rules", args))
+    wanted = ipt_save(netns, variant)
+    for drift in ("iptables-{v} -w -F BJNP-INPUT",
+                  "iptables-{v} -w -I INPUT 1 -p tcp --dport 9100 -j ACCEPT",
+                  "ip6tables-{v} -w -D INPUT -j BJNP-INPUT",
+                  "iptables-{v} -w -A INPUT -j BJNP-INPUT"):
+        sh(netns, drift.format(v=variant))
+        drifted = ipt_save(netns, variant)
+        checked = ok(module(netns, "iptables_rules", args, check=True))
+        assert checked["live_changed"], drift
+        assert ipt_save(netns, variant) == drifted, "check mode changed the ruleset"
+        ok(module(netns, "iptables_rules", args))
+        after = ipt_save(netns, variant)
+        if "ACCEPT" in drift:
+            # Someone's rule stays; our jump is back on top of it.
+            assert "-A INPUT -p tcp -m tcp --dport 9100 -j ACCEPT" in after[0]
+            sh(netns, "iptables-%s -w -D INPUT -p tcp --dport 9100 -j ACCEPT" % variant)
+            after = ipt_save(netns, variant)
+        assert after == wanted, drift
+        assert not ok(module(netns, "iptables_rules", args))["changed"]
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_ipt_persisted_files_load_at_boot(netns, fresh_netns, tmp_path, variant):
+    load_foreign(netns, variant)
+    (tmp_path / "rules.v4").write_text(IPT_FOREIGN)
+    args = ipt_args(tmp_path, variant, persist=True)
+    result = ok(module(netns, "iptables_rules", args, diff=True))
+    assert result["persist_changed"]
+    assert (tmp_path / "rules.v4").read_text().startswith("*filter\n:INPUT DROP [0:0]\n")
+    assert oct(os.stat(str(tmp_path / "rules.v6")).st_mode & 0o777) == "0o640", "a new file is root-only"
+    assert not ok(module(netns, "iptables_rules", args))["changed"]
+
+    # "Boot": netfilter-persistent runs iptables-restore on each file (flushing the tables it names).
+    for command, path in (("iptables", "rules.v4"), ("ip6tables", "rules.v6")):
+        sh(fresh_netns, "%s-%s-restore < %s" % (command, variant, tmp_path / path))
+    assert not ok(module(fresh_netns, "iptables_rules", args, check=True))["changed"]
+    assert ipt_save(fresh_netns, variant) == ipt_save(netns, variant)
+
+    ok(module(netns, "iptables_rules", dict(args, state="absent")))
+    assert (tmp_path / "rules.v4").read_text() == IPT_FOREIGN
+
+
+# --- real traffic ---------------------------------------------------------------------------
+
+@pytest.fixture
+def emulator_in_lab(netns_pair, start_emulator):
+    return start_emulator(binds=[NamespacePair.LAB_V4, NamespacePair.LAB_V6], netns=netns_pair.lab)
+
+
+def exposure(pair):
+    """TCP 9100 and UDP 8611 of the lab printer, seen from the scan namespace (connect only)."""
+    result = probe({"targets": [pair.LAB_V4, pair.LAB_V6], "tcp_ports": [9100], "udp_ports": [8611],
+                    "timeout": 0.5, "retries": 0}, netns=pair.scan)
+    return dict(((address, proto), port_result(result, address, proto, port)["state"])
+                for address in (pair.LAB_V4, pair.LAB_V6) for proto, port in (("tcp", 9100), ("udp", 8611)))
+
+
+@pytest.mark.parametrize("name, extra", [
+    ("nftables_rules", {}),
+    ("iptables_rules", {"variant": "nft"}),
+    ("iptables_rules", {"variant": "legacy"}),
+])
+def test_traffic_blocked_unless_allowed(netns_pair, emulator_in_lab, name, extra):
+    pair = netns_pair
+    assert set(exposure(pair).values()) == {"open"}
+
+    ok(module(pair.lab, name, dict(extra, allowed_sources=["192.0.2.1", "2001:db8::1"])))
+    seen = exposure(pair)
+    assert set(seen.values()) == {"filtered", "open|filtered"}
+    assert seen[(pair.LAB_V4, "tcp")] == "filtered" and seen[(pair.LAB_V6, "tcp")] == "filtered"
+
+    ok(module(pair.lab, name, dict(extra, allowed_sources=[pair.SCAN_V4, pair.SCAN_V6], action="reject")))
+    assert set(exposure(pair).values()) == {"open"}
+
+    ok(module(pair.lab, name, dict(extra, allowed_sources=[pair.SCAN_V4], action="reject")))
+    seen = exposure(pair)
+    assert seen[(pair.LAB_V4, "tcp")] == "open" and seen[(pair.LAB_V6, "tcp")] == "closed"
+
+    ok(module(pair.lab, name, dict(extra, state="absent")))
+    assert set(exposure(pair).values()) == {"open"}
