@@ -353,3 +353,11 @@ def test_argument_specs_accept_a_windows_configuration(tmp_path):
     assert result.returncode != 0, output
     assert "Validation of arguments failed" not in output, output
     assert "UNREACHABLE" in output, output
+
+
+@pytest.mark.parametrize("playbook", ["prepare", "converge", "verify", "cleanup"])
+def test_windows_scenario_playbooks_pass_syntax_check(tmp_path, playbook):
+    path = os.path.join(_REPO, "extensions", "molecule", "windows", playbook + ".yml")
+    result = _ansible_playbook(tmp_path, "---\n- name: %s\n  ansible.builtin.import_playbook: %s\n" % (playbook, path),
+                               "--syntax-check")
+    assert result.returncode == 0, result.stdout + result.stderr
