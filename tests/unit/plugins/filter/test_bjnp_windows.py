@@ -361,3 +361,19 @@ def test_windows_scenario_playbooks_pass_syntax_check(tmp_path, playbook):
     result = _ansible_playbook(tmp_path, "---\n- name: %s\n  ansible.builtin.import_playbook: %s\n" % (playbook, path),
                                "--syntax-check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("extra, message", [
+    ({"bjnp_mode": ["host", "gateway"]}, "gateway mode (forwarded traffic) is Linux only"),
+    ({"bjnp_windows_rule_group": " "}, "bjnp_windows_rule_group is empty"),
+])
+def test_windows_tasks_refuse_what_windows_firewall_cannot_do_before_connecting(tmp_path, extra, message):
+    play = ("---\n- name: Windows backend\n  hosts: windows\n  gather_facts: false\n  tasks:\n"
+            "    - name: Windows tasks\n      ansible.builtin.import_role:\n"
+            "        name: netsec.bjnp.firewall\n        tasks_from: windows\n")
+    result = _ansible_playbook(tmp_path, play, "-e", json.dumps(extra))
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output
+    assert message in output, output
+    assert "Nothing was changed." in output, output
+    assert "UNREACHABLE" not in output, output
