@@ -291,7 +291,7 @@ def test_backups_keep_must_be_positive():
 
 _REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 _WINDOWS_TASK_FILES = ["windows", "windows_state", "windows_rules", "windows_backup",
-                       "windows_verify", "rollback_windows"]
+                       "windows_verify", "windows_preflight", "rollback_windows"]
 
 
 def _ansible_playbook(tmp_path, playbook, *args):
