@@ -21,6 +21,7 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import datetime
 import json
 import os
 import random
@@ -109,6 +110,7 @@ def count_calls(result):
 
 def run_playbook(inventory, playbook, forks, extra_args):
     command = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-f", str(forks), playbook] + extra_args
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
     completed = subprocess.run(command, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                check=False, timeout=3600)
@@ -119,12 +121,17 @@ def run_playbook(inventory, playbook, forks, extra_args):
         raise SystemExit("ansible-playbook gave no JSON (exit %d):\n%s\n%s" % (
             completed.returncode, completed.stdout.decode("utf-8", "replace")[-4000:],
             completed.stderr.decode("utf-8", "replace")[-4000:]))
-    tasks, calls = {}, {}
+    tasks, calls, timeline = {}, {}, []
     for play in output["plays"]:
         for task in play["tasks"]:
             for host, result in task["hosts"].items():
                 tasks[host] = tasks.get(host, 0) + 1
                 calls[host] = calls.get(host, 0) + count_calls(result)
+            if task["hosts"]:
+                first = sorted(task["hosts"])[0]
+                timeline.append({"task": task["task"]["name"], "action": task["hosts"][first].get("action"),
+                                 "module_calls": count_calls(task["hosts"][first]),
+                                 "seconds": round(seconds(task["task"]["duration"]), 2)})
     stats = output["stats"]
     failed = dict((host, s) for host, s in stats.items() if s.get("failures") or s.get("unreachable"))
     if completed.returncode != 0 or failed:
@@ -142,7 +149,20 @@ def run_playbook(inventory, playbook, forks, extra_args):
         "changed_tasks": sum(s.get("changed", 0) for s in stats.values()),
         "tasks_per_host": sorted(set(tasks.values())),
         "module_calls_per_host": sorted(set(calls.values())),
+        "timeline": timeline,
+        # Other work on the machine skews the wall times: keep the 1-minute load with them.
+        "load_average": [round(load_before, 1), round(os.getloadavg()[0], 1)],
     }
+
+
+def seconds(duration):
+    """Length of a JSON-callback duration ({start, end} ISO times)."""
+    def parse(text):
+        text = text.rstrip("Z")
+        return datetime.datetime.strptime(text if "." in text else text + ".0", "%Y-%m-%dT%H:%M:%S.%f")
+    if not duration.get("end"):
+        return 0.0
+    return (parse(duration["end"]) - parse(duration["start"])).total_seconds()
 
 
 def spread(values):
@@ -156,6 +176,8 @@ def main():
     parser.add_argument("--playbook", default=PLAYBOOK,
                         help="playbook or FQCN (for example netsec.bjnp.remediate) to time")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--tasks", action="store_true",
+                        help="also list each task of the runs: action, module calls, seconds")
     parser.add_argument("extra", nargs="*", help="more ansible-playbook arguments (after --)")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -163,8 +185,8 @@ def main():
     sizes = [int(size) for size in args.sizes.split(",")]
     rows = []
     workdir = tempfile.mkdtemp(prefix="bjnpbench-remediate-")
-    print("%-4s %-9s %-10s %-11s %-10s %-15s %-18s" % ("N", "setup s", "first s", "second s", "changed",
-                                                        "tasks/host", "module calls/host"))
+    print("%-4s %-9s %-10s %-11s %-10s %-15s %-18s %s" % ("N", "setup s", "first s", "second s", "changed",
+                                                           "tasks/host", "module calls/host", "load (1 min)"))
     for size in sizes:
         lab = Lab(size, args.image)
         try:
@@ -176,11 +198,18 @@ def main():
         row = {"hosts": size, "forks": size, "setup_seconds": round(lab.setup_seconds, 2),
                "first": first, "second": second}
         rows.append(row)
-        print("%-4d %-9.1f %-10.1f %-11.1f %-10s %-15s %-18s" % (
+        print("%-4d %-9.1f %-10.1f %-11.1f %-10s %-15s %-18s %.1f-%.1f" % (
             size, lab.setup_seconds, first["wall"], second["wall"],
             "%d / %d" % (first["changed_hosts"], second["changed_hosts"]),
             "%s / %s" % (spread(first["tasks_per_host"]), spread(second["tasks_per_host"])),
-            "%s / %s" % (spread(first["module_calls_per_host"]), spread(second["module_calls_per_host"]))))
+            "%s / %s" % (spread(first["module_calls_per_host"]), spread(second["module_calls_per_host"])),
+            min(first["load_average"] + second["load_average"]), max(first["load_average"] + second["load_average"])))
+        if args.tasks:
+            for label, run in (("first", first), ("second", second)):
+                print("  %s run, N=%d:" % (label, size))
+                for entry in run["timeline"]:
+                    print("    %6.2f s  %d call(s)  %-40s %s" % (entry["seconds"], entry["module_calls"],
+                                                               entry["action"], entry["task"]))
         sys.stdout.flush()
         if second["changed_hosts"]:
             raise SystemExit("not idempotent: the second run changed %d host(s)" % second["changed_hosts"])
