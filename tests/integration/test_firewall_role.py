@@ -1,0 +1,242 @@
+# -*- coding: utf-8 -*-
+# Copyright: netsec.bjnp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The netsec.bjnp.firewall role (Linux, nftables and iptables backends) in network namespaces.
+
+ansible-playbook runs inside a fresh namespace holding someone else's rules; backups and the
+persisted files go to the test's own directory. Asserted: backend detection, a backup only when
+something changes, idempotence, check mode, the automatic restore when verification fails,
+`--tags rollback` in both modes giving back the ruleset byte for byte, and early refusal of
+bad values.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import glob
+import json
+import os
+import re
+import shutil
+import subprocess
+import uuid
+
+import pytest
+
+from bjnp_integration import BIN, tool_env
+
+pytestmark = [
+    pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and firewall rules need root"),
+    pytest.mark.skipif(shutil.which("nft") is None, reason="nftables (nft) is not installed"),
+]
+
+PLAYBOOK = """
+- name: Run the firewall role
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  roles:
+    - role: netsec.bjnp.firewall
+  post_tasks:
+    - name: Report
+      ansible.builtin.debug:
+        var: bjnp_firewall_result
+      tags: [always]
+"""
+
+NFT_FOREIGN = """
+table inet filter {
+  chain input {
+    type filter hook input priority filter; policy drop;
+    ct state established,related accept
+    iif "lo" accept
+    tcp dport 22 accept
+  }
+}
+"""
+
+IPT_FOREIGN = """*filter
+:INPUT DROP [0:0]
+:FORWARD ACCEPT [0:0]
+:OUTPUT ACCEPT [0:0]
+-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT
+COMMIT
+"""
+
+
+def sh(ns, script):
+    proc = subprocess.run(["ip", "netns", "exec", ns, "bash", "-euo", "pipefail", "-c", script],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, "%s failed in %s: %s" % (script, ns, proc.stderr)
+    return proc.stdout
+
+
+def ipt_save(ns, variant):
+    return [re.sub(r"(?m)^(#.*\n|(:\S+ \S+) \[\d+:\d+\])", r"\2", sh(ns, "%s-%s-save" % (command, variant)))
+            for command in ("iptables", "ip6tables")]
+
+
+class Role(object):
+    """ansible-playbook with the role in one namespace; paths inside the test's directory."""
+
+    def __init__(self, ns, tmp_path):
+        self.ns, self.tmp = ns, tmp_path
+        self.playbook = tmp_path / "play.yml"
+        self.playbook.write_text(PLAYBOOK)
+        self.backups = tmp_path / "backups"
+        self.conf = tmp_path / "nftables.conf"
+        self.base = dict(bjnp_allowed_sources=["192.0.2.10", "2001:db8::10"],
+                         bjnp_backup_dir=str(self.backups),
+                         bjnp_nftables_persist_path=str(tmp_path / "nftables.d" / "netsec-bjnp.nft"),
+                         bjnp_nftables_conf=str(self.conf),
+                         bjnp_iptables_rules_v4=str(tmp_path / "rules.v4"),
+                         bjnp_iptables_rules_v6=str(tmp_path / "rules.v6"))
+
+    def run(self, check=False, diff=False, tags=None, **extra):
+        extra_vars = dict(self.base, **extra)
+        cmd = ["ip", "netns", "exec", self.ns, os.path.join(BIN, "ansible-playbook"), str(self.playbook),
+               "-e", json.dumps(extra_vars)]
+        cmd += ["--check"] if check else []
+        cmd += ["--diff"] if diff else []
+        cmd += ["--tags", tags] if tags else []
+        env = dict(tool_env(), ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+        proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
+        try:
+            output = json.loads(proc.stdout)
+        except ValueError:
+            raise AssertionError("ansible-playbook gave no JSON: %s %s" % (proc.stdout[-3000:], proc.stderr[-3000:]))
+        stats = output["stats"]["localhost"]
+        results = [task["hosts"]["localhost"] for play in output["plays"] for task in play["tasks"]
+                   if "localhost" in task["hosts"]]
+        failures = [r.get("msg") for r in results if r.get("failed") and not r.get("ignore_errors")]
+        report = [r["bjnp_firewall_result"] for r in results if "bjnp_firewall_result" in r]
+        return dict(rc=proc.returncode, stats=stats, failures=failures,
+                    result=report[-1] if report else None, results=results)
+
+    def generations(self):
+        return sorted(glob.glob(str(self.backups / "*.json")))
+
+
+@pytest.fixture
+def netns():
+    name = "bjnprole-%s" % uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+@pytest.fixture
+def role(netns, tmp_path):
+    return Role(netns, tmp_path)
+
+
+def succeeded(run):
+    assert run["rc"] == 0 and not run["failures"], run["failures"] or run["rc"]
+    return run
+
+
+def test_nftables_check_apply_idempotent_then_rollback_remove(role):
+    sh(role.ns, "nft -f - <<'EOF'\n%s\nEOF" % NFT_FOREIGN)
+    role.conf.write_text("#!/usr/sbin/nft -f\nflush ruleset\n")
+    before = sh(role.ns, "nft list ruleset")
+
+    checked = succeeded(role.run(check=True, diff=True))
+    assert checked["stats"]["changed"] > 0 and checked["result"]["backend"] == "nftables"
+    assert sh(role.ns, "nft list ruleset") == before and role.generations() == []
+    assert role.conf.read_text() == "#!/usr/sbin/nft -f\nflush ruleset\n"
+
+    first = succeeded(role.run())
+    assert first["result"]["changed"] and first["result"]["backup"]
+    assert len(role.generations()) == 1
+    assert "table inet bjnp" in sh(role.ns, "nft list ruleset")
+    assert role.conf.read_text().endswith('include "%s"\n' % role.base["bjnp_nftables_persist_path"])
+
+    second = succeeded(role.run())
+    assert second["stats"]["changed"] == 0, "second run must change nothing"
+    assert second["result"]["message"].startswith("already in place")
+    assert len(role.generations()) == 1, "no change, no new backup"
+
+    removed = succeeded(role.run(tags="rollback"))
+    assert removed["result"]["rolled_back"] and removed["result"]["state"] == "rollback-remove"
+    assert sh(role.ns, "nft list ruleset") == before
+    assert role.conf.read_text() == "#!/usr/sbin/nft -f\nflush ruleset\n"
+    assert not os.path.exists(role.base["bjnp_nftables_persist_path"])
+
+
+def test_nftables_drift_repaired_with_a_backup(role):
+    succeeded(role.run())
+    sh(role.ns, "nft flush chain inet bjnp input")
+    repaired = succeeded(role.run())
+    assert repaired["result"]["changed"] and len(role.generations()) == 2
+    assert "tcp dport { 8611-8614, 9100 } drop" in sh(role.ns, "nft list table inet bjnp")
+
+
+def test_failed_verification_restores_the_backup_and_fails(role):
+    sh(role.ns, "nft -f - <<'EOF'\n%s\nEOF" % NFT_FOREIGN)
+    succeeded(role.run())
+    before = sh(role.ns, "nft list ruleset")
+    failed = role.run(bjnp_action="reject", bjnp_verify_commands=["true", "false"])
+    assert failed["rc"] != 0
+    message = failed["failures"][-1]
+    assert "Restored %s" % role.generations()[-1].replace(".json", ".nft") in message and "(false)" in message
+    assert sh(role.ns, "nft list ruleset") == before, "the ruleset before the run is back"
+    assert failed["stats"]["rescued"] == 1
+
+
+def test_rollback_restore_gives_back_the_ruleset_before_the_change(role):
+    sh(role.ns, "nft -f - <<'EOF'\n%s\nEOF" % NFT_FOREIGN)
+    before = sh(role.ns, "nft list ruleset")
+    succeeded(role.run(bjnp_mode=["host", "gateway"]))
+    assert sh(role.ns, "nft list ruleset") != before
+    restored = succeeded(role.run(tags="rollback", bjnp_rollback="restore"))
+    assert restored["result"]["backup"] == role.generations()[-1].replace(".json", ".nft")
+    assert sh(role.ns, "nft list ruleset") == before
+
+
+@pytest.mark.parametrize("variant", ["nft", "legacy"])
+def test_iptables_backend_detected_applied_and_removed(role, variant):
+    for command in ("iptables", "ip6tables"):
+        sh(role.ns, "%s-%s-restore <<'EOF'\n%sEOF" % (command, variant, IPT_FOREIGN))
+    before = ipt_save(role.ns, variant)
+
+    first = succeeded(role.run())
+    assert first["result"]["backend"] == "iptables-" + variant
+    assert "-A INPUT -j BJNP-INPUT" in sh(role.ns, "iptables-%s -S INPUT" % variant).splitlines()[1]
+    assert "-A BJNP-INPUT -s 2001:db8::10/128 -j RETURN" in sh(role.ns, "ip6tables-%s -S" % variant)
+    assert "-A BJNP-INPUT" in (role.tmp / "rules.v4").read_text()
+    assert succeeded(role.run())["stats"]["changed"] == 0
+    assert len(role.generations()) == 1
+
+    absent = succeeded(role.run(bjnp_state="absent"))
+    assert absent["result"]["changed"] and len(role.generations()) == 2
+    assert ipt_save(role.ns, variant) == before
+    assert "BJNP" not in (role.tmp / "rules.v4").read_text()
+
+
+def test_explicit_iptables_under_active_ufw_is_refused(role, monkeypatch):
+    # A stand-in `ufw` that reports itself active, first on PATH: the role must refuse raw iptables.
+    fake = role.tmp / "bin"
+    fake.mkdir()
+    (fake / "ufw").write_text("#!/bin/sh\necho 'Status: active'\n")
+    os.chmod(str(fake / "ufw"), 0o755)
+    monkeypatch.setenv("PATH", "%s:%s" % (fake, os.environ["PATH"]))
+    refused = role.run(bjnp_backend="iptables-nft")
+    assert refused["rc"] != 0
+    assert "under an active ufw" in refused["failures"][-1]
+    assert sh(role.ns, "iptables-nft-save") == ""
+
+
+@pytest.mark.parametrize("extra, named", [
+    (dict(bjnp_allowed_sources=["192.0.2.300"]), "192.0.2.300"),
+    (dict(bjnp_ports=[{"protocol": "tcp", "port": 70000}]), "70000"),
+    (dict(bjnp_mode=["router"]), "router"),
+    (dict(bjnp_protected_destinations=["printers.example"]), "printers.example"),
+])
+def test_bad_values_fail_before_anything_changes(role, extra, named):
+    failed = role.run(**extra)
+    assert failed["rc"] != 0 and named in " ".join(str(m) for m in failed["failures"])
+    assert sh(role.ns, "nft list ruleset") == "" and role.generations() == []
