@@ -98,6 +98,14 @@ def test_identity_printer_on_8611_and_scanner_on_8612(start_emulator):
     assert (scanner["MFG"], scanner["MDL"], scanner["CLS"]) == ("Canon", "TS8350 series", "IMAGE")
 
 
+def test_port_ranges_and_the_other_bjnp_ports_answer_as_a_printer(start_emulator):
+    emulator = start_emulator(IDENTITY + ["--udp-ports", "8611-8614", "--tcp-ports", "9100"])
+    for port in (8613, 8614):
+        answer = exchange(emulator.address, port, request(1, 0x30, port))[0]
+        assert device_id(check_header(answer, 1, 0x30, port))["CLS"] == "PRINTER"
+    assert bjnp_ports_free(emulator.address) is False
+
+
 def test_junk_is_ignored_and_never_answered(start_emulator):
     emulator = start_emulator(IDENTITY)
     rng = random.Random(8611)
@@ -234,6 +242,7 @@ def test_an_address_taken_by_another_emulator_fails_loudly(start_emulator):
 @pytest.mark.parametrize("arguments, message", [
     (["--bind", "printer.example"], "'printer.example' is not an IP address"),
     (["--bind", "127.0.0.1", "--tcp-ports", "9100,65536"], "port 65536 is outside 1-65535"),
+    (["--bind", "127.0.0.1", "--udp-ports", "8611-x"], "'8611-x' is not a port or a low-high range"),
     (["--bind", "127.0.0.1", "--mac", "00:11"], "is not six hex octets"),
     ([], "give at least one --bind"),
 ])

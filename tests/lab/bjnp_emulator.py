@@ -60,16 +60,22 @@ def log(message):
 
 
 def parse_ports(text):
+    """``8611,8612`` or ``8611-8614`` -> [8611, ...]."""
     ports = []
     for item in text.split(","):
         item = item.strip()
         if not item:
             continue
-        port = int(item)
-        if not 1 <= port <= 65535:
-            raise argparse.ArgumentTypeError("port %s is outside 1-65535" % item)
-        ports.append(port)
-    return ports
+        low, dummy, high = item.partition("-")
+        try:
+            first, last = int(low), int(high or low)
+        except ValueError:
+            raise argparse.ArgumentTypeError("%r is not a port or a low-high range" % item) from None
+        for port in (first, last):
+            if not 1 <= port <= 65535:
+                raise argparse.ArgumentTypeError("port %d is outside 1-65535" % port)
+        ports.extend(range(first, last + 1))
+    return list(dict.fromkeys(ports))
 
 
 def parse_mac(text):
