@@ -137,8 +137,8 @@ def test_nft_apply_idempotent_and_foreign_tables_untouched(netns, tmp_path):
     checked = ok(module(netns, "nftables_rules", nft_args(tmp_path, action="reject"), check=True))
     assert not checked["changed"]
 
-    gone = ok(module(netns, "nftables_rules", dict(state="absent", persist_path=nft_args(tmp_path)["persist_path"],
-                                                  nftables_conf=str(tmp_path / "nftables.conf"))))
+    paths = dict((key, nft_args(tmp_path)[key]) for key in ("persist_path", "nftables_conf"))
+    gone = ok(module(netns, "nftables_rules", dict(paths, state="absent")))
     assert gone["changed"]
     assert sh(netns, "nft list ruleset") == before
     assert not ok(module(netns, "nftables_rules", dict(state="absent")))["changed"]
