@@ -47,7 +47,9 @@ done
 printf '%-18s %-8s %4d s\n' total "" "$(( $(date +%s) - start ))"
 
 for name in "${failed[@]}"; do
-  printf '\n===== %s failed; last 60 lines of %s =====\n' "$name" "$logs/$name.log"
-  tail -n 60 "$logs/$name.log"
+  printf '\n===== %s failed; first error, then the last 40 lines of %s =====\n' "$name" "$logs/$name.log"
+  grep -m1 -A30 -E 'fatal: |FAILED! |^.{0,20}(=+ FAILURES|E   )' "$logs/$name.log" || true
+  printf -- '----- last 40 lines -----\n'
+  tail -n 40 "$logs/$name.log"
 done
 [ "${#failed[@]}" -eq 0 ]
