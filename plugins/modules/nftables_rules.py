@@ -303,7 +303,6 @@ def main():
     )
     params = module.params
     table = params["table"]
-    nft = Nft(module)
 
     rendered, transaction = "", None
     if params["state"] == "present":
@@ -315,6 +314,7 @@ def main():
         rendered = render_nft_table(policy, table, params["priority"])
         transaction = render_nft_transaction(rendered, table)
 
+    nft = Nft(module)
     live = nft.list_table(table)
     if params["state"] == "present":
         live_changed = normalize_nft(live) != normalize_nft(rendered)
