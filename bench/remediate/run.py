@@ -141,8 +141,8 @@ def run_playbook(inventory, playbook, forks, extra_args):
                 for host, result in task["hosts"].items():
                     if result.get("failed") or result.get("unreachable"):
                         messages.append("%s | %s: %s" % (host, task["task"]["name"], result.get("msg")))
-        raise SystemExit("playbook failed (exit %d): %s\n%s" % (completed.returncode, failed,
-                                                               "\n".join(messages[:20])))
+        raise SystemExit("playbook failed (exit %d): %s\n%s"
+                         % (completed.returncode, failed, "\n".join(messages[:20])))
     return {
         "wall": round(wall, 2),
         "changed_hosts": sum(1 for s in stats.values() if s.get("changed")),
@@ -170,7 +170,7 @@ def spread(values):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--sizes", default="1,10,30", help="comma-separated numbers of containers")
     parser.add_argument("--image", default=IMAGE)
     parser.add_argument("--playbook", default=PLAYBOOK,
@@ -185,8 +185,8 @@ def main():
     sizes = [int(size) for size in args.sizes.split(",")]
     rows = []
     workdir = tempfile.mkdtemp(prefix="bjnpbench-remediate-")
-    print("%-4s %-9s %-10s %-11s %-10s %-15s %-18s %s" % ("N", "setup s", "first s", "second s", "changed",
-                                                           "tasks/host", "module calls/host", "load (1 min)"))
+    header = ("N", "setup s", "first s", "second s", "changed", "tasks/host", "module calls/host", "load (1 min)")
+    print("%-4s %-9s %-10s %-11s %-10s %-15s %-18s %s" % header)
     for size in sizes:
         lab = Lab(size, args.image)
         try:
@@ -208,8 +208,8 @@ def main():
             for label, run in (("first", first), ("second", second)):
                 print("  %s run, N=%d:" % (label, size))
                 for entry in run["timeline"]:
-                    print("    %6.2f s  %d call(s)  %-40s %s" % (entry["seconds"], entry["module_calls"],
-                                                               entry["action"], entry["task"]))
+                    print("    %6.2f s  %d call(s)  %-40s %s"
+                          % (entry["seconds"], entry["module_calls"], entry["action"], entry["task"]))
         sys.stdout.flush()
         if second["changed_hosts"]:
             raise SystemExit("not idempotent: the second run changed %d host(s)" % second["changed_hosts"])
