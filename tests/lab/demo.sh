@@ -14,20 +14,25 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 repo="$(cd "$here/../.." && pwd)"
 image="${BJNP_IMAGE:-localhost/netsec-bjnp-debian12:latest}"
-prefix=bjnp-lab
+# A second lab (the integration test's) can run beside the demo with its own names, subnets
+# and inventory: BJNP_LAB_PREFIX, BJNP_LAB_OFFICE / BJNP_LAB_PRINTERS (first three octets),
+# BJNP_LAB_INVENTORY.
+prefix="${BJNP_LAB_PREFIX:-bjnp-lab}"
+office="${BJNP_LAB_OFFICE:-10.89.61}"
+printers="${BJNP_LAB_PRINTERS:-10.89.62}"
 office_net="$prefix-office"
-office_subnet=10.89.61.0/24
+office_subnet="$office.0/24"
 printers_net="$prefix-printers"
-printers_subnet=10.89.62.0/24
-inventory="$here/inventory.yml"
+printers_subnet="$printers.0/24"
+inventory="${BJNP_LAB_INVENTORY:-$here/inventory.yml}"
 report_dir="${BJNP_DEMO_REPORT_DIR:-$repo/reports/demo}"
 containers=(controller printserver printhost gateway printer-1)
 
 # The lab's addresses; tests/lab/inventory.yml names the same ones.
-declare -A office_ip=([controller]=10.89.61.10 [printserver]=10.89.61.20
-                      [printhost]=10.89.61.30 [gateway]=10.89.61.2)
-printer_ip=10.89.62.50
-gateway_printers_ip=10.89.62.2
+declare -A office_ip=([controller]="$office.10" [printserver]="$office.20"
+                      [printhost]="$office.30" [gateway]="$office.2")
+printer_ip="$printers.50"
+gateway_printers_ip="$printers.2"
 
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo/tests/podman/containers.conf}"
 export ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$repo/ansible.cfg}"
@@ -162,6 +167,18 @@ playbook() {
     -e "bjnp_report_dir=$report_dir" "$@"
 }
 
+# The lab inventory sets bjnp_require_change_id: pre-flight must refuse, changing nothing.
+refused() {
+  local log
+  log="$(mktemp)"
+  if "$@" >"$log" 2>&1; then
+    cat "$log"; rm -f "$log"; die "remediate ran without a change id"
+  fi
+  grep -q 'bjnp_require_change_id is set' "$log" || { cat "$log"; rm -f "$log"; die "remediate failed for another reason"; }
+  rm -f "$log"
+  echo "ok: refused without bjnp_change_id, nothing changed"
+}
+
 expect() {
   local what="$1" got="$2" want="$3"
   [ "$got" = "$want" ] || die "$what: expected $want, got $got"
@@ -176,20 +193,21 @@ flow() {
   [ "$exposed" -ge 2 ] || die "detect found $exposed exposed addresses, expected printhost and printer-1"
   echo "ok: detect found $exposed exposed addresses"
 
-  step "2 remediate --check --diff (preview)" playbook netsec.bjnp.remediate --check --diff
-  step "3 remediate" playbook netsec.bjnp.remediate -e bjnp_change_id=DEMO-1
+  step "2 remediate without a change id" refused playbook netsec.bjnp.remediate
+  step "3 remediate --check --diff (preview)" playbook netsec.bjnp.remediate --check --diff -e bjnp_change_id=DEMO-1
+  step "4 remediate" playbook netsec.bjnp.remediate -e bjnp_change_id=DEMO-1
   expect "open ports after remediate" "$(summary remediate open_ports)" 0
 
   spool_before="$(spool_count printer-1)"
-  step "4 verify" playbook netsec.bjnp.verify
+  step "5 verify" playbook netsec.bjnp.verify
   spool_after="$(spool_count printer-1)"
   expect "exposed after verify" "$(summary verify exposed)" 0
   [ "$spool_after" -gt "$spool_before" ] ||
     die "the printserver's test job did not reach printer-1's spool ($spool_before -> $spool_after)"
   echo "ok: printserver still prints: printer-1 spool $spool_before -> $spool_after jobs"
 
-  step "5 remediate --tags rollback" playbook netsec.bjnp.remediate --tags rollback
-  step "6 detect again" playbook netsec.bjnp.detect
+  step "6 remediate --tags rollback" playbook netsec.bjnp.remediate --tags rollback
+  step "7 detect again" playbook netsec.bjnp.detect
   expect "exposed after rollback" "$(summary detect exposed)" "$exposed"
 
   say "Summary"
