@@ -20,6 +20,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import uuid
 
 import pytest
@@ -345,3 +346,86 @@ def test_traffic_blocked_unless_allowed(netns_pair, emulator_in_lab, name, extra
 
     ok(module(pair.lab, name, dict(extra, state="absent")))
     assert set(exposure(pair).values()) == {"open"}
+
+
+class Routed(object):
+    """client -- router -- printer, three namespaces and two veth pairs, IPv4 and IPv6.
+
+    client 10.202.1.2 / fd42:b2:1::2, router .1 on both links (forwarding on),
+    printer 10.202.2.2 / fd42:b2:2::2. Gateway-mode rules go into the router.
+    """
+
+    CLIENT_V4, CLIENT_V6 = "10.202.1.2", "fd42:b2:1::2"
+    PRINTER_V4, PRINTER_V6 = "10.202.2.2", "fd42:b2:2::2"
+
+    def __init__(self):
+        token = uuid.uuid4().hex[:8]
+        self.client, self.router, self.printer = ("bjnpgw-%s-%s" % (token, role) for role in ("c", "r", "p"))
+        self.created = []
+        for ns in (self.client, self.router, self.printer):
+            self._ip("netns", "add", ns)
+            self.created.append(ns)
+            self._ip("-n", ns, "link", "set", "lo", "up")
+            sh(ns, "sysctl -q -w net.ipv6.conf.all.accept_dad=0 net.ipv6.conf.default.accept_dad=0")
+        sh(self.router, "sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1")
+        for index, ns in ((1, self.client), (2, self.printer)):
+            outside, inside = "gw%s%d" % (token[:6], index), "gw%s%dr" % (token[:6], index)
+            self._ip("link", "add", outside, "netns", ns, "type", "veth", "peer", "name", inside, "netns", self.router)
+            for name, here, last in ((outside, ns, 2), (inside, self.router, 1)):
+                self._ip("-n", here, "addr", "add", "10.202.%d.%d/24" % (index, last), "dev", name)
+                self._ip("-n", here, "addr", "add", "fd42:b2:%d::%d/64" % (index, last), "dev", name, "nodad")
+                self._ip("-n", here, "link", "set", name, "up")
+            self._ip("-n", ns, "route", "add", "default", "via", "10.202.%d.1" % index)
+            self._ip("-n", ns, "-6", "route", "add", "default", "via", "fd42:b2:%d::1" % index)
+
+    @staticmethod
+    def _ip(*args):
+        subprocess.run(["ip"] + list(args), check=True, capture_output=True)
+
+    def delete(self):
+        for ns in self.created:
+            subprocess.run(["ip", "netns", "del", ns], check=False)
+
+
+@pytest.fixture
+def routed():
+    topology = Routed()
+    yield topology
+    topology.delete()
+
+
+def routed_exposure(topology):
+    result = probe({"targets": [topology.PRINTER_V4, topology.PRINTER_V6], "tcp_ports": [9100], "udp_ports": [8611],
+                    "timeout": 0.5, "retries": 0}, netns=topology.client)
+    return dict(((address, proto), port_result(result, address, proto, port)["state"])
+                for address in (topology.PRINTER_V4, topology.PRINTER_V6) for proto, port in (("tcp", 9100), ("udp", 8611)))
+
+
+@pytest.mark.parametrize("name, extra", [
+    ("nftables_rules", {}),
+    ("iptables_rules", {"variant": "nft"}),
+    ("iptables_rules", {"variant": "legacy"}),
+])
+def test_gateway_mode_protects_the_printers_behind_the_router(routed, start_emulator, name, extra):
+    start_emulator(binds=[routed.PRINTER_V4, routed.PRINTER_V6], netns=routed.printer)
+    # Fresh links: wait (up to 10 s) until the printer is reachable through the router at all.
+    deadline = time.monotonic() + 10
+    while set(routed_exposure(routed).values()) != {"open"}:
+        assert time.monotonic() < deadline, routed_exposure(routed)
+
+    gateway = dict(extra, mode=["gateway"], protected_destinations=["10.202.2.0/24", "fd42:b2:2::/64"])
+    ok(module(routed.router, name, gateway))
+    assert set(routed_exposure(routed).values()) == {"filtered", "open|filtered"}
+
+    # Other destinations are not ours to judge: protecting another network reopens the printer.
+    ok(module(routed.router, name, dict(gateway, protected_destinations=["10.202.9.0/24"])))
+    seen = routed_exposure(routed)
+    assert seen[(routed.PRINTER_V4, "tcp")] == "open" and seen[(routed.PRINTER_V6, "tcp")] == "open"
+
+    ok(module(routed.router, name, dict(gateway, allowed_sources=[routed.CLIENT_V4], action="reject")))
+    seen = routed_exposure(routed)
+    assert seen[(routed.PRINTER_V4, "tcp")] == "open" and seen[(routed.PRINTER_V4, "udp")] == "open"
+    assert seen[(routed.PRINTER_V6, "tcp")] == "closed"
+
+    ok(module(routed.router, name, dict(gateway, state="absent")))
+    assert set(routed_exposure(routed).values()) == {"open"}
