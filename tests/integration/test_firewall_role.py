@@ -45,6 +45,25 @@ PLAYBOOK = """
       tags: [always]
 """
 
+# As a site playbook would: the role's failure is rescued and the play goes on, so handlers
+# still pending at the end of the play get their chance to run.
+PLAYBOOK_RESCUED = """
+- name: Run the firewall role, carry on after its failure
+  hosts: localhost
+  connection: local
+  gather_facts: false
+  tasks:
+    - name: Remediate
+      block:
+        - name: Include the role
+          ansible.builtin.include_role:
+            name: netsec.bjnp.firewall
+      rescue:
+        - name: Report
+          ansible.builtin.debug:
+            var: bjnp_firewall_result
+"""
+
 NFT_FOREIGN = """
 table inet filter {
   chain input {
@@ -93,9 +112,9 @@ class Role(object):
                          bjnp_iptables_rules_v4=str(tmp_path / "rules.v4"),
                          bjnp_iptables_rules_v6=str(tmp_path / "rules.v6"))
 
-    def run(self, check=False, diff=False, tags=None, **extra):
+    def run(self, check=False, diff=False, tags=None, playbook=None, **extra):
         extra_vars = dict(self.base, **extra)
-        cmd = ["ip", "netns", "exec", self.ns, os.path.join(BIN, "ansible-playbook"), str(self.playbook),
+        cmd = ["ip", "netns", "exec", self.ns, os.path.join(BIN, "ansible-playbook"), str(playbook or self.playbook),
                "-e", json.dumps(extra_vars)]
         cmd += ["--check"] if check else []
         cmd += ["--diff"] if diff else []
@@ -185,6 +204,20 @@ def test_failed_verification_restores_the_backup_and_fails(role):
     assert "Restored %s" % role.generations()[-1].replace(".json", ".nft") in message and "(false)" in message
     assert sh(role.ns, "nft list ruleset") == before, "the ruleset before the run is back"
     assert failed["stats"]["rescued"] == 1
+
+
+def test_rescued_failure_leaves_nothing_behind_when_the_play_goes_on(role):
+    sh(role.ns, "nft -f - <<'EOF'\n%s\nEOF" % NFT_FOREIGN)
+    role.conf.write_text("#!/usr/sbin/nft -f\nflush ruleset\n")
+    before = sh(role.ns, "nft list ruleset")
+    playbook = role.tmp / "rescued.yml"
+    playbook.write_text(PLAYBOOK_RESCUED)
+    run = role.run(playbook=playbook, bjnp_verify_commands=["false"])
+    assert run["rc"] == 0 and run["stats"]["rescued"] >= 1
+    assert run["result"]["rolled_back"] is True
+    assert sh(role.ns, "nft list ruleset") == before
+    assert role.conf.read_text() == "#!/usr/sbin/nft -f\nflush ruleset\n"
+    assert not os.path.exists(role.base["bjnp_nftables_persist_path"])
 
 
 def test_rollback_restore_gives_back_the_ruleset_before_the_change(role):
