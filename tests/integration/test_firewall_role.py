@@ -222,12 +222,33 @@ def test_rescued_failure_leaves_nothing_behind_when_the_play_goes_on(role):
 
 def test_rollback_restore_gives_back_the_ruleset_before_the_change(role):
     sh(role.ns, "nft -f - <<'EOF'\n%s\nEOF" % NFT_FOREIGN)
+    role.conf.write_text("#!/usr/sbin/nft -f\nflush ruleset\n")
     before = sh(role.ns, "nft list ruleset")
     succeeded(role.run(bjnp_mode=["host", "gateway"]))
     assert sh(role.ns, "nft list ruleset") != before
+    assert os.path.exists(role.base["bjnp_nftables_persist_path"])
     restored = succeeded(role.run(tags="rollback", bjnp_rollback="restore"))
     assert restored["result"]["backup"] == role.generations()[-1].replace(".json", ".nft")
     assert sh(role.ns, "nft list ruleset") == before
+    # The backup predates the role: the boot configuration forgets our table as well.
+    assert role.conf.read_text() == "#!/usr/sbin/nft -f\nflush ruleset\n"
+    assert not os.path.exists(role.base["bjnp_nftables_persist_path"])
+
+
+@pytest.mark.parametrize("variant", ["nft", "legacy"])
+def test_iptables_rollback_restore_by_name(role, variant):
+    for command in ("iptables", "ip6tables"):
+        sh(role.ns, "%s-%s-restore <<'EOF'\n%sEOF" % (command, variant, IPT_FOREIGN))
+    (role.tmp / "rules.v4").write_text(IPT_FOREIGN)
+    before = ipt_save(role.ns, variant)
+    succeeded(role.run())
+    backup = role.generations()[-1].replace(".json", ".v4")
+    assert "BJNP" in (role.tmp / "rules.v4").read_text()
+    restored = succeeded(role.run(tags="rollback", bjnp_rollback="restore",
+                                  bjnp_rollback_from=os.path.basename(backup)))
+    assert restored["result"]["backend"] == "iptables-" + variant
+    assert ipt_save(role.ns, variant) == before
+    assert (role.tmp / "rules.v4").read_text() == IPT_FOREIGN
 
 
 @pytest.mark.parametrize("variant", ["nft", "legacy"])
