@@ -76,7 +76,7 @@ class Lab(object):
     def playbook(self, name, *args):
         command = ["ansible-playbook", "-i", self.inventory, "-e", "bjnp_hosts=bjnp_lab_targets",
                    "-e", "bjnp_report_dir=" + self.reports, "netsec.bjnp." + name] + list(args)
-        return subprocess.run(command, env=self.env, stdout=subprocess.PIPE,
+        return subprocess.run(command, env=self.env, stdout=subprocess.PIPE, check=False,
                               stderr=subprocess.STDOUT, universal_newlines=True, timeout=1200)
 
     def report(self, name):
