@@ -122,9 +122,18 @@ def snapshot(host):
 
 
 def config_checksums(host):
-    """Checksums of the persistent firewall configuration, like prepare saved them."""
-    return host.check_output(
-        "{ find %s -type f 2>/dev/null || true; } | sort | xargs -r sha256sum" % " ".join(PERSISTENT_CONFIG))
+    """{path: sha256} of the persistent firewall configuration, like prepare saved them."""
+    return _parse_checksums(host.check_output(
+        "{ find %s -type f 2>/dev/null || true; } | sort | xargs -r sha256sum" % " ".join(PERSISTENT_CONFIG)))
+
+
+def _parse_checksums(text):
+    return dict(reversed(line.split(None, 1)) for line in text.splitlines() if line.strip())
+
+
+def changed_files(before, after):
+    """Paths added, removed or modified between two config_checksums() results."""
+    return sorted(path for path in set(before) | set(after) if before.get(path) != after.get(path))
 
 
 def saved_snapshot(host):
@@ -136,7 +145,7 @@ def saved_snapshot(host):
 
 
 def saved_config_checksums(host):
-    return host.file(SNAPSHOT_DIR + "/before.etc").content_string.rstrip("\n")
+    return _parse_checksums(host.file(SNAPSHOT_DIR + "/before.etc").content_string)
 
 
 def spool_jobs(host):
