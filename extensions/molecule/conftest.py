@@ -170,8 +170,8 @@ def _quote(text):
     return "'" + text.replace("'", "'\"'\"'") + "'"
 
 
-def run_playbook(playbook, tags=None, extra_vars=None):
-    """Run a playbook against the scenario's inventory, as an operator would."""
+def run_playbook(playbook, tags=None, extra_vars=None, expect_rc=0):
+    """Run a playbook against the scenario's inventory, as an operator would; returns its output."""
     argv = ["ansible-playbook", "-i", inventory_file(), playbook]
     if tags:
         argv += ["--tags", tags]
@@ -179,5 +179,5 @@ def run_playbook(playbook, tags=None, extra_vars=None):
         argv += ["--extra-vars", json.dumps(extra_vars)]
     proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, check=False,
                           universal_newlines=True)
-    assert proc.returncode == 0, proc.stdout[-4000:]
+    assert proc.returncode == expect_rc, proc.stdout[-4000:]
     return proc.stdout
