@@ -50,7 +50,7 @@ def test_ansible_core_range_starts_where_runtime_yml_requires():
 BUILDER = shutil.which("ansible-builder", path=BIN + os.pathsep + os.environ.get("PATH", ""))
 
 
-@pytest.mark.skipif(BUILDER is None, reason="ansible-builder is not installed (not in requirements-dev.txt)")
+@pytest.mark.skipif(BUILDER is None, reason="ansible-builder is not installed (run `make setup`: requirements-dev.txt pins it)")
 def test_ansible_builder_creates_a_context_with_the_built_collection(tmp_path):
     work = tmp_path / "repo"
     work.mkdir()
