@@ -7,6 +7,7 @@ Run as root from the repository, after `make image`:
 
     python3 bench/remediate/run.py [--sizes 1,10,30] [--playbook bench/remediate/remediate.yml]
                                    [--image localhost/netsec-bjnp-debian12:latest] [--json FILE]
+                                   [--connection pipelined|podman] [--tasks]
 
 For each N: start N containers (bjnpbench-<token>-<i>, on a podman network of their own, with
 CAP_NET_ADMIN so nftables works inside), run the playbook with forks = N twice, and report
@@ -14,6 +15,11 @@ the wall time of the first run and of the second (idempotent: it must change not
 from the JSON callback, the tasks and module calls per host. The containers and the network
 are removed at the end, also on failure or Ctrl-C. No traffic leaves the host: the role only
 edits each container's own ruleset.
+
+Pipelining is on (ANSIBLE_PIPELINING=1). The stock containers.podman.podman connection cannot
+pipeline (six podman commands per module call), so by default the hosts are reached through
+connection_plugins/bjnp_podman_pipelined.py (one `podman exec -i` per module call);
+`--connection podman` times the stock plugin.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -35,6 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 BIN = os.path.join(ROOT, ".venv", "bin")
 IMAGE = "localhost/netsec-bjnp-debian12:latest"
 PLAYBOOK = os.path.join(ROOT, "bench", "remediate", "remediate.yml")
+CONNECTIONS = {"pipelined": "bjnp_podman_pipelined", "podman": "containers.podman.podman"}
 # Actions that run on the controller only: they are tasks, but no module is sent to the host.
 CONTROLLER_ACTIONS = frozenset(
     prefix + name
@@ -52,6 +59,8 @@ def environment():
                    os.path.join(ROOT, ".cache", "collections"),
                    os.path.join(ROOT, ".venv", "lib", "python3.11", "site-packages")]),
                CONTAINERS_CONF=os.path.join(ROOT, "tests", "podman", "containers.conf"),
+               ANSIBLE_CONNECTION_PLUGINS=os.path.join(ROOT, "bench", "remediate", "connection_plugins"),
+               ANSIBLE_PIPELINING="1",
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json",
                ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_NOCOLOR="1",
@@ -72,6 +81,7 @@ class Lab(object):
         self.network = "bjnpbench-%s" % token
         self.names = ["bjnpbench-%s-%02d" % (token, index) for index in range(1, size + 1)]
         self.started = []
+        self.cgroups = []
         started = time.monotonic()
         podman("network", "create", self.network)
         try:
@@ -79,18 +89,38 @@ class Lab(object):
                 podman("run", "-d", "--name", name, "--hostname", name, "--network", self.network,
                        "--cap-add", "NET_ADMIN", "--cap-add", "NET_RAW", image, "sleep", "infinity")
                 self.started.append(name)
+                self.cgroups.append(podman("inspect", "--format", "{{.State.CgroupPath}}", name)
+                                    .stdout.decode("utf-8").strip())
         except BaseException:
             self.remove()
             raise
         self.setup_seconds = time.monotonic() - started
 
-    def inventory(self, directory):
+    def inventory(self, directory, connection):
         path = os.path.join(directory, "inventory-%d.json" % len(self.names))
-        hosts = dict((name, {"ansible_connection": "containers.podman.podman",
+        hosts = dict((name, {"ansible_connection": connection,
                              "ansible_python_interpreter": "/usr/bin/python3"}) for name in self.names)
         with open(path, "w") as handle:
             json.dump({"all": {"hosts": hosts}}, handle)
         return path
+
+    def target_cpu(self):
+        """CPU seconds the containers used so far (module runs and the commands they start):
+        cgroup v1 cpuacct or cgroup v2 cpu.stat; None when the accounting is not readable."""
+        total = 0.0
+        for cgroup in self.cgroups:
+            try:
+                with open("/sys/fs/cgroup/cpuacct%s/cpuacct.usage" % cgroup) as handle:
+                    total += int(handle.read()) / 1e9
+                continue
+            except (IOError, OSError, ValueError):
+                pass
+            try:
+                with open("/sys/fs/cgroup%s/cpu.stat" % cgroup) as handle:
+                    total += int(dict(line.split() for line in handle)["usage_usec"]) / 1e6
+            except (IOError, OSError, ValueError, KeyError):
+                return None
+        return total
 
     def remove(self):
         if self.started:
@@ -109,10 +139,11 @@ def count_calls(result):
     return 1
 
 
-def run_playbook(inventory, playbook, forks, extra_args):
+def run_playbook(lab, inventory, playbook, forks, extra_args):
     command = [os.path.join(BIN, "ansible-playbook"), "-i", inventory, "-f", str(forks), playbook] + extra_args
     load_before = os.getloadavg()[0]
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    target_before = lab.target_cpu()
     started = time.monotonic()
     completed = subprocess.run(command, env=environment(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                check=False, timeout=3600)
@@ -121,6 +152,8 @@ def run_playbook(inventory, playbook, forks, extra_args):
     # controller's share, which the machine's other load does not inflate as it does wall time.
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - usage.ru_utime) + (after.ru_stime - usage.ru_stime)
+    target_after = lab.target_cpu()
+    target = None if target_before is None or target_after is None else target_after - target_before
     try:
         output = json.loads(completed.stdout.decode("utf-8"))
     except ValueError:
@@ -152,6 +185,7 @@ def run_playbook(inventory, playbook, forks, extra_args):
     return {
         "wall": round(wall, 2),
         "controller_cpu": round(cpu, 2),
+        "target_cpu": None if target is None else round(target, 2),
         "changed_hosts": sum(1 for s in stats.values() if s.get("changed")),
         "changed_tasks": sum(s.get("changed", 0) for s in stats.values()),
         "tasks_per_host": sorted(set(tasks.values())),
@@ -183,6 +217,8 @@ def main():
     parser.add_argument("--playbook", default=PLAYBOOK,
                         help="playbook or FQCN (for example netsec.bjnp.remediate) to time")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--connection", choices=sorted(CONNECTIONS), default="pipelined",
+                        help="pipelined: one podman exec -i per module call (default); podman: the stock plugin")
     parser.add_argument("--tasks", action="store_true",
                         help="also list each task of the runs: action, module calls, seconds")
     parser.add_argument("extra", nargs="*", help="more ansible-playbook arguments (after --)")
@@ -192,23 +228,24 @@ def main():
     sizes = [int(size) for size in args.sizes.split(",")]
     rows = []
     workdir = tempfile.mkdtemp(prefix="bjnpbench-remediate-")
-    header = ("N", "setup s", "first s", "second s", "CPU s", "changed", "tasks/host", "module calls/host",
-              "load (1 min)")
-    print("%-4s %-8s %-8s %-9s %-13s %-8s %-11s %-18s %s" % header)
+    header = ("N", "setup s", "first s", "second s", "CPU s", "target CPU s", "changed", "tasks/host",
+              "module calls/host", "load (1 min)")
+    print("%-4s %-8s %-8s %-9s %-13s %-13s %-8s %-11s %-18s %s" % header)
     for size in sizes:
         lab = Lab(size, args.image)
         try:
-            inventory = lab.inventory(workdir)
-            first = run_playbook(inventory, args.playbook, size, args.extra)
-            second = run_playbook(inventory, args.playbook, size, args.extra)
+            inventory = lab.inventory(workdir, CONNECTIONS[args.connection])
+            first = run_playbook(lab, inventory, args.playbook, size, args.extra)
+            second = run_playbook(lab, inventory, args.playbook, size, args.extra)
         finally:
             lab.remove()
         row = {"hosts": size, "forks": size, "setup_seconds": round(lab.setup_seconds, 2),
                "first": first, "second": second}
         rows.append(row)
-        print("%-4d %-8.1f %-8.1f %-9.1f %-13s %-8s %-11s %-18s %.1f-%.1f" % (
+        print("%-4d %-8.1f %-8.1f %-9.1f %-13s %-13s %-8s %-11s %-18s %.1f-%.1f" % (
             size, lab.setup_seconds, first["wall"], second["wall"],
             "%.1f / %.1f" % (first["controller_cpu"], second["controller_cpu"]),
+            " / ".join("n/a" if run["target_cpu"] is None else "%.1f" % run["target_cpu"] for run in (first, second)),
             "%d / %d" % (first["changed_hosts"], second["changed_hosts"]),
             "%s / %s" % (spread(first["tasks_per_host"]), spread(second["tasks_per_host"])),
             "%s / %s" % (spread(first["module_calls_per_host"]), spread(second["module_calls_per_host"])),
@@ -224,8 +261,10 @@ def main():
             raise SystemExit("not idempotent: the second run changed %d host(s)" % second["changed_hosts"])
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump({"playbook": args.playbook, "image": args.image, "runs": rows}, handle, indent=2)
+            json.dump({"playbook": args.playbook, "image": args.image, "connection": CONNECTIONS[args.connection],
+                       "runs": rows}, handle, indent=2)
     print("CPU = controller CPU seconds (ansible-playbook, its workers, the podman CLI) of the first / second run;")
+    print("target CPU = CPU seconds used inside the N containers (cgroup accounting) in the first / second run;")
     print("changed = hosts changed by the first / second run; tasks and module calls: first / second run")
 
 
