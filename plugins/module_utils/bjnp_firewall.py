@@ -215,8 +215,11 @@ def ipt_chain_names(prefix="BJNP"):
     return {"host": "%s-INPUT" % prefix, "gateway": "%s-FORWARD" % prefix}
 
 
-def _ipt_network(network):
-    return str(network)
+def _ipt_match(option, network):
+    """``-s NET `` / ``-d NET ``; nothing for a whole family (``iptables -S`` omits ``0.0.0.0/0``)."""
+    if network.prefixlen == 0:
+        return ""
+    return "%s %s " % (option, network)
 
 
 def _ipt_verdicts(policy, chain, family, match=""):
@@ -253,10 +256,10 @@ def render_ipt(policy, family, prefix="BJNP"):
         if mode == "host":
             rules.append("-A %s -i lo -j RETURN" % chain)
         for network in policy["allowed"][family]:
-            rules.append("-A %s -s %s -j RETURN" % (chain, _ipt_network(network)))
+            rules.append("-A %s %s-j RETURN" % (chain, _ipt_match("-s", network)))
         if mode == "gateway" and protected[family]:
             for network in protected[family]:
-                rules.extend(_ipt_verdicts(policy, chain, family, "-d %s " % _ipt_network(network)))
+                rules.extend(_ipt_verdicts(policy, chain, family, _ipt_match("-d", network)))
         else:
             rules.extend(_ipt_verdicts(policy, chain, family))
         chains[chain] = rules

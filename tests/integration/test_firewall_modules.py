@@ -308,6 +308,18 @@ def test_ipt_persisted_files_load_at_boot(netns, fresh_netns, tmp_path, variant)
     assert (tmp_path / "rules.v4").read_text() == IPT_FOREIGN
 
 
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_ipt_whole_family_networks_are_idempotent(netns, tmp_path, variant):
+    # iptables -S prints no -s/-d for 0.0.0.0/0 or ::/0: the rendered rules must not carry one either.
+    args = ipt_args(tmp_path, variant, mode=["gateway"], allowed_sources=["::/0"],
+                    protected_destinations=["0.0.0.0/0", "::/0"])
+    assert ok(module(netns, "iptables_rules", args))["live_changed"]
+    assert "-A BJNP-FORWARD -p udp -m udp --dport 8611:8614 -j DROP" in sh(netns, "iptables-%s -w -S BJNP-FORWARD" % variant)
+    assert sh(netns, "ip6tables-%s -w -S BJNP-FORWARD" % variant).splitlines()[1] == "-A BJNP-FORWARD -j RETURN"
+    assert not ok(module(netns, "iptables_rules", args, check=True))["changed"]
+    assert not ok(module(netns, "iptables_rules", args))["changed"]
+
+
 # --- real traffic ---------------------------------------------------------------------------
 
 @pytest.fixture
