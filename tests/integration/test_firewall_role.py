@@ -130,8 +130,11 @@ class Role(object):
                    if "localhost" in task["hosts"]]
         failures = [r.get("msg") for r in results if r.get("failed") and not r.get("ignore_errors")]
         report = [r["bjnp_firewall_result"] for r in results if "bjnp_firewall_result" in r]
+        diffs = [(entry.get("before_header"), entry.get("before", ""), entry.get("after", ""))
+                 for r in results for entry in (r["diff"] if isinstance(r.get("diff"), list) else [r.get("diff") or {}])
+                 if entry.get("before_header")]
         return dict(rc=proc.returncode, stats=stats, failures=failures,
-                    result=report[-1] if report else None, results=results)
+                    result=report[-1] if report else None, results=results, diffs=diffs)
 
     def generations(self):
         return sorted(glob.glob(str(self.backups / "*.json")))
@@ -165,11 +168,20 @@ def test_nftables_check_apply_idempotent_then_rollback_remove(role):
 
     checked = succeeded(role.run(check=True, diff=True))
     assert checked["stats"]["changed"] > 0 and checked["result"]["backend"] == "nftables"
-    assert sh(role.ns, "nft list ruleset") == before and role.generations() == []
+    assert checked["result"]["message"].startswith("would change")
+    # --check --diff shows the live table and the boot files as they would become.
+    diffs = dict((header, (old, new)) for header, old, new in checked["diffs"])
+    assert diffs["live table inet bjnp"][0] == "" and "tcp dport { 8611-8614, 9100 } drop" in diffs["live table inet bjnp"][1]
+    assert "table inet bjnp" in diffs[role.base["bjnp_nftables_persist_path"]][1]
+    assert diffs[str(role.conf)][1].endswith('include "%s"\n' % role.base["bjnp_nftables_persist_path"])
+    assert sh(role.ns, "nft list ruleset") == before and not role.backups.exists()
     assert role.conf.read_text() == "#!/usr/sbin/nft -f\nflush ruleset\n"
+    assert not os.path.exists(role.base["bjnp_nftables_persist_path"])
 
-    first = succeeded(role.run())
+    first = succeeded(role.run(diff=True))
     assert first["result"]["changed"] and first["result"]["backup"]
+    assert [header for header, dummy, dummy in first["diffs"]] == [
+        "live table inet bjnp", role.base["bjnp_nftables_persist_path"], str(role.conf)]
     assert len(role.generations()) == 1
     assert "table inet bjnp" in sh(role.ns, "nft list ruleset")
     assert role.conf.read_text().endswith('include "%s"\n' % role.base["bjnp_nftables_persist_path"])
@@ -186,12 +198,21 @@ def test_nftables_check_apply_idempotent_then_rollback_remove(role):
     assert not os.path.exists(role.base["bjnp_nftables_persist_path"])
 
 
-def test_nftables_drift_repaired_with_a_backup(role):
-    succeeded(role.run())
+def test_nftables_drift_repaired_with_a_backup_private_and_pruned(role):
+    succeeded(role.run(bjnp_backup_keep=2))
     sh(role.ns, "nft flush chain inet bjnp input")
-    repaired = succeeded(role.run())
+    repaired = succeeded(role.run(bjnp_backup_keep=2))
     assert repaired["result"]["changed"] and len(role.generations()) == 2
     assert "tcp dport { 8611-8614, 9100 } drop" in sh(role.ns, "nft list table inet bjnp")
+    first_backup = role.generations()[0]
+    sh(role.ns, "nft delete table inet bjnp")
+    succeeded(role.run(bjnp_backup_keep=2))
+    generations = role.generations()
+    assert len(generations) == 2 and first_backup not in generations, "pruned to bjnp_backup_keep"
+    assert oct(os.stat(str(role.backups)).st_mode & 0o777) == "0o700"
+    files = sorted(os.listdir(str(role.backups)))
+    assert len(files) == 4 and all(name.endswith((".json", ".nft")) for name in files), files
+    assert set(oct(os.stat(str(role.backups / name)).st_mode & 0o777) for name in files) == {"0o600"}
 
 
 def test_failed_verification_restores_the_backup_and_fails(role):
@@ -224,8 +245,8 @@ def test_rollback_restore_gives_back_the_ruleset_before_the_change(role):
     sh(role.ns, "nft -f - <<'EOF'\n%s\nEOF" % NFT_FOREIGN)
     role.conf.write_text("#!/usr/sbin/nft -f\nflush ruleset\n")
     before = sh(role.ns, "nft list ruleset")
-    succeeded(role.run(bjnp_mode=["host", "gateway"]))
-    assert sh(role.ns, "nft list ruleset") != before
+    succeeded(role.run(bjnp_mode=["host", "gateway"], bjnp_protected_destinations=["0.0.0.0/0", "::/0"]))
+    assert "ip6 daddr @protected_v6" in sh(role.ns, "nft list table inet bjnp")
     assert os.path.exists(role.base["bjnp_nftables_persist_path"])
     restored = succeeded(role.run(tags="rollback", bjnp_rollback="restore"))
     assert restored["result"]["backup"] == role.generations()[-1].replace(".json", ".nft")
@@ -241,7 +262,9 @@ def test_iptables_rollback_restore_by_name(role, variant):
         sh(role.ns, "%s-%s-restore <<'EOF'\n%sEOF" % (command, variant, IPT_FOREIGN))
     (role.tmp / "rules.v4").write_text(IPT_FOREIGN)
     before = ipt_save(role.ns, variant)
-    succeeded(role.run())
+    # Every forwarded destination, spelled out: iptables -S prints no -d for it, verification must still pass.
+    succeeded(role.run(bjnp_mode=["host", "gateway"], bjnp_protected_destinations=["0.0.0.0/0", "::/0"]))
+    assert "-A BJNP-FORWARD -p tcp -m tcp --dport 9100 -j DROP" in sh(role.ns, "ip6tables-%s -S BJNP-FORWARD" % variant)
     backup = role.generations()[-1].replace(".json", ".v4")
     assert "BJNP" in (role.tmp / "rules.v4").read_text()
     restored = succeeded(role.run(tags="rollback", bjnp_rollback="restore",
@@ -256,6 +279,13 @@ def test_iptables_backend_detected_applied_and_removed(role, variant):
     for command in ("iptables", "ip6tables"):
         sh(role.ns, "%s-%s-restore <<'EOF'\n%sEOF" % (command, variant, IPT_FOREIGN))
     before = ipt_save(role.ns, variant)
+
+    checked = succeeded(role.run(check=True, diff=True))
+    assert checked["result"]["message"].startswith("would change") and checked["stats"]["changed"] > 0
+    assert [header for header, dummy, dummy in checked["diffs"]] == [
+        "live ipv4 filter (ours)", role.base["bjnp_iptables_rules_v4"], "live ipv6 filter (ours)", role.base["bjnp_iptables_rules_v6"]]
+    assert ipt_save(role.ns, variant) == before and not role.backups.exists()
+    assert not os.path.exists(role.base["bjnp_iptables_rules_v4"])
 
     first = succeeded(role.run())
     assert first["result"]["backend"] == "iptables-" + variant
@@ -286,11 +316,19 @@ def test_explicit_iptables_under_active_ufw_is_refused(role, monkeypatch):
 
 @pytest.mark.parametrize("extra, named", [
     (dict(bjnp_allowed_sources=["192.0.2.300"]), "192.0.2.300"),
+    (dict(bjnp_allowed_sources=["10.0.0.5/24"]), "10.0.0.5/24"),
+    (dict(bjnp_allowed_sources=["10.0.0.0/33"]), "10.0.0.0/33"),
     (dict(bjnp_ports=[{"protocol": "tcp", "port": 70000}]), "70000"),
+    (dict(bjnp_ports=[{"protocol": "tcp", "port": "9100-80"}]), "9100-80"),
     (dict(bjnp_mode=["router"]), "router"),
-    (dict(bjnp_protected_destinations=["printers.example"]), "printers.example"),
+    (dict(bjnp_backend="pfsense"), "pfsense"),
+    (dict(bjnp_mode=["host", "gateway"]), "gateway needs bjnp_protected_destinations"),
+    (dict(bjnp_mode=["gateway"], bjnp_protected_destinations=["printers.example"]), "printers.example"),
 ])
 def test_bad_values_fail_before_anything_changes(role, extra, named):
+    role.conf.write_text("#!/usr/sbin/nft -f\nflush ruleset\n")
     failed = role.run(**extra)
     assert failed["rc"] != 0 and named in " ".join(str(m) for m in failed["failures"])
-    assert sh(role.ns, "nft list ruleset") == "" and role.generations() == []
+    assert sh(role.ns, "nft list ruleset") == "" and not role.backups.exists()
+    assert role.conf.read_text() == "#!/usr/sbin/nft -f\nflush ruleset\n"
+    assert not os.path.exists(role.base["bjnp_nftables_persist_path"])
