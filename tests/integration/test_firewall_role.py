@@ -256,6 +256,13 @@ def test_rollback_restore_gives_back_the_ruleset_before_the_change(role):
     assert not os.path.exists(role.base["bjnp_nftables_persist_path"])
 
 
+def test_rollback_from_a_name_that_names_no_backend_is_refused(role):
+    refused = role.run(tags="rollback", bjnp_rollback="restore", bjnp_rollback_from="before-upgrade.nft")
+    assert refused["rc"] != 0
+    assert "bjnp_rollback_from before-upgrade.nft is not a backup" in refused["failures"][-1]
+    assert sh(role.ns, "nft list ruleset") == ""
+
+
 @pytest.mark.parametrize("variant", ["nft", "legacy"])
 def test_iptables_rollback_restore_by_name(role, variant):
     for command in ("iptables", "ip6tables"):
