@@ -5,18 +5,22 @@
 
 Run as root from the repository, after `make setup`:
 
-    python3 bench/scan/run.py [--quick] [--emulator tests/lab/bjnp_emulator.py] [--json FILE]
+    python3 bench/scan/run.py [--quick] [--only SCENARIO] [--emulator tests/lab/bjnp_emulator.py] [--json FILE]
 
 1. Emulated printers answer on one address in 64 of 127.77.0.0/16 (1,024 printers, two
    models), through tests/lab/bjnp_emulator.py.
 2. Loopback /24: the probe through ansible (an ad-hoc command, as users run it), the engine alone, and
    nmap with its best settings; wall times, ratio, and whether the findings are identical.
-3. Loopback /16: the engine alone and the probe through ansible (wall time, probes/s, peak
-   memory), and nmap unless --quick.
+   For scale: ansible's own floor (an ad-hoc ping) and nmap with default timing.
+3. Loopback /16: the engine alone and the probe through ansible, both with only_exposed
+   (wall time, probes/s, peak memory), and nmap unless --quick.
 4. A /24 behind a veth pair between two network namespaces this script creates (the kernel
-   rate-limits ICMP there as on real hosts): probe and nmap again.
-Everything it starts (emulators, namespaces) is removed at the end. Traffic goes only to
-127.77.0.0/16 and to 10.231.1.0/24 inside the script's own namespaces.
+   rate-limits ICMP there as on real hosts): probe and nmap again, and for reference nmap
+   with --defeat-icmp-ratelimit (faster, but it loses the identities).
+Each row also gives the CPU seconds of the measured command and its children, and the
+1-minute load average when it started. Everything it starts (emulators, namespaces) is
+removed at the end. Traffic goes only to 127.77.0.0/16 and to 10.231.1.0/24 inside the
+script's own namespaces.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -27,6 +31,7 @@ import argparse
 import ipaddress
 import json
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -43,17 +48,20 @@ NETNS_24 = "10.231.1.0/24"
 NETNS_SCAN, NETNS_LAB = "bjnpbench-scan", "bjnpbench-lab"
 PRINTER_EVERY, PRINTER_OFFSET = 64, 5
 MODELS = ("MG5200 series", "TS8350 series")
+SCENARIOS = ("loopback-24", "loopback-16", "netns-24")
 PORTS_PER_ADDRESS = 9  # udp 8611-8614, tcp 8611-8614 and 9100
 # nmap's fastest honest settings for this job: SYN scan (we are root) plus UDP, the
 # bjnp-discover script for identities, no DNS, no host discovery, -T5 with a minimum rate.
-NMAP = ["nmap", "-n", "-Pn", "-sS", "-sU", "-p", "U:8611-8614,T:8611-8614,9100",
-        "--script", "bjnp-discover", "-T5", "--min-rate", "10000"]
+NMAP_BASE = ["nmap", "-n", "-Pn", "-sS", "-sU", "-p", "U:8611-8614,T:8611-8614,9100",
+             "--script", "bjnp-discover"]
+NMAP_BEST = ["-T5", "--min-rate", "10000"]
 
 
 def environment():
     env = dict(os.environ)
     env.update(PATH=BIN + os.pathsep + env.get("PATH", ""),
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
+               ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
                PYTHONDONTWRITEBYTECODE="1")
     return env
@@ -65,29 +73,38 @@ def in_netns(netns, command):
 
 # A child's peak RSS starts at its parent's (Linux carries it over fork and exec), and this
 # script grows while it reads /16 results; so a small fresh Python starts each measured
-# command and reports the command's wall time and peak RSS (of it and its children).
+# command and reports the command's wall time, peak RSS and CPU seconds (of it and its
+# children), and the 1-minute load average when it started.
 _MEASURE = """
 import os, subprocess, sys, time
+load = os.getloadavg()[0]
 started = time.monotonic()
 process = subprocess.Popen(sys.argv[2:])
 status, usage = os.wait4(process.pid, 0)[1:]
 with open(sys.argv[1], "w") as handle:
-    handle.write("%f %d" % (time.monotonic() - started, usage.ru_maxrss))
+    handle.write("%f %d %f %.2f" % (time.monotonic() - started, usage.ru_maxrss,
+                                    usage.ru_utime + usage.ru_stime, load))
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_timed(command, log):
-    """Run ``command``; return wall seconds and the peak RSS (MiB) of it and its children."""
+def run_timed(command, log, stdout=None):
+    """Run ``command`` (its output to ``stdout`` or appended to ``log``).
+
+    Returns ``{"wall_s", "peak_rss_mib", "cpu_s", "load1"}`` for it and its children.
+    """
     figures = log + ".figures"
-    with open(log, "ab") as handle:
-        status = subprocess.call([sys.executable, "-c", _MEASURE, figures] + command,
-                                 stdout=handle, stderr=subprocess.STDOUT, env=environment())
+    with open(stdout or log, "wb" if stdout else "ab") as handle:
+        with open(log, "ab") as errors:
+            status = subprocess.call([sys.executable, "-c", _MEASURE, figures] + command,
+                                     stdout=handle, stderr=errors if stdout else subprocess.STDOUT,
+                                     env=environment())
     if status != 0:
         sys.exit("failed (%s): %s; see %s" % (status, " ".join(command), log))
     with open(figures) as handle:
-        wall, rss_kib = handle.read().split()
-    return float(wall), int(rss_kib) / 1024.0
+        wall, rss_kib, cpu, load = handle.read().split()
+    return {"wall_s": float(wall), "peak_rss_mib": int(rss_kib) / 1024.0, "cpu_s": float(cpu),
+            "load1": float(load)}
 
 
 def printer_addresses(network):
@@ -171,39 +188,55 @@ class Lab(object):
 
 
 # ------------------------------------------------------------------------ findings
-def probe_findings(path):
-    """Open TCP ports and BJNP identities (address, port) -> model from a probe result."""
+def ansible_result(path):
+    """The module result from the output of ansible's json stdout callback."""
     with open(path) as handle:
-        result = json.load(handle)
-    tcp_open, identities = set(), {}
+        return json.load(handle)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def probe_findings(result):
+    """Open TCP ports, and answering BJNP ports (address, port) -> model (None if unnamed).
+
+    Also the count of ports per (protocol, state), for the record.
+    """
+    tcp_open, identities, states = set(), {}, {}
     for host in result["hosts"]:
         for port in host["ports"]:
+            key = "%s %s" % (port["protocol"], port["state"])
+            states[key] = states.get(key, 0) + 1
             if port["state"] != "open":
                 continue
             if port["protocol"] == "tcp":
                 tcp_open.add((host["address"], port["port"]))
-            elif port.get("identity", {}).get("model"):
-                identities[(host["address"], port["port"])] = port["identity"]["model"]
-    return tcp_open, identities
+            else:
+                identities[(host["address"], port["port"])] = port.get("identity", {}).get("model")
+    return (tcp_open, identities), states
 
 
 def nmap_findings(path):
-    """The same from nmap's XML: open TCP ports and bjnp-discover's Model per UDP port."""
-    tcp_open, identities = set(), {}
+    """The same from nmap's XML: open TCP ports and the Model bjnp-discover read per UDP port.
+
+    nmap leaves an answering UDP port "open|filtered" (NSE does not change the state): the
+    script's fields are its proof of an answer, as a BJNP answer is the probe's "open".
+    """
+    tcp_open, identities, states = set(), {}, {}
     for host in ElementTree.parse(path).getroot().iter("host"):
         address = host.find("address").get("addr")
         for port in host.iter("port"):
             number, state = int(port.get("portid")), port.find("state").get("state")
+            key = "%s %s" % (port.get("protocol"), state)
+            states[key] = states.get(key, 0) + 1
             if port.get("protocol") == "tcp" and state == "open":
                 tcp_open.add((address, number))
             for script in port.iter("script"):
                 if script.get("id") != "bjnp-discover":
                     continue
-                for line in script.get("output", "").splitlines():
-                    key, dummy, value = line.strip().partition(": ")
-                    if key == "Model":
-                        identities[(address, number)] = value
-    return tcp_open, identities
+                # An answer gives "Field: value" lines; a silent port "Failed to receive ...".
+                fields = dict(line.strip().partition(": ")[::2] for line in script.get("output", "").splitlines()
+                              if ": " in line)
+                if fields:
+                    identities[(address, number)] = fields.get("Model")
+    return (tcp_open, identities), states
 
 
 def expected_findings(printers):
@@ -216,8 +249,10 @@ def expected_findings(printers):
 def describe(findings, expected):
     tcp_open, identities = findings
     hosts = set(address for address, dummy in tcp_open) | set(address for address, dummy in identities)
+    models = sum(1 for model in identities.values() if model)
     verdict = "all expected" if findings == expected else "DIFFERS from the emulators"
-    return "%d hosts, %d open tcp, %d identities (%s)" % (len(hosts), len(tcp_open), len(identities), verdict)
+    return "%d hosts, %d open tcp, %d bjnp udp answers, %d models (%s)" % (
+        len(hosts), len(tcp_open), len(identities), models, verdict)
 
 
 # ------------------------------------------------------------------------ runs
@@ -226,50 +261,85 @@ class Bench(object):
         self.workdir = workdir
         self.rows = []
 
-    def _row(self, scenario, tool, network, wall, rss, findings, expected):
+    def _row(self, scenario, tool, network, figures, found=None, expected=None, counted=True):
+        """Record and print one measured command; ``found`` is (findings, state counts)."""
         addresses = ipaddress.ip_network(network).num_addresses
-        row = {"scenario": scenario, "tool": tool, "wall_s": round(wall, 2),
-               "probes_per_s": int(addresses * PORTS_PER_ADDRESS / wall), "peak_rss_mib": round(rss, 1),
-               "findings": describe(findings, expected), "findings_ok": findings == expected}
+        row = dict(scenario=scenario, tool=tool, network=network, counted=counted, probes_per_s=0,
+                   **dict((key, round(value, 2)) for key, value in figures.items()))
+        summary = ""
+        if found is not None:
+            row["probes_per_s"] = int(addresses * PORTS_PER_ADDRESS / figures["wall_s"])
+            row.update(findings=describe(found[0], expected), findings_ok=found[0] == expected, states=found[1])
+            summary = row["findings"]
         self.rows.append(row)
-        print("  %-13s %-26s %8.2f s %9d probes/s %7.1f MiB  %s" % (
-            scenario, tool, wall, row["probes_per_s"], rss, row["findings"]), flush=True)
+        print("  %-12s %-38s %7.2f s %6.2f cpu-s %7d probes/s %6.1f MiB load %5.2f  %s" % (
+            scenario, tool, row["wall_s"], row["cpu_s"], row["probes_per_s"], row["peak_rss_mib"],
+            row["load1"], summary), flush=True)
         return row
 
+    def ansible_floor(self, scenario, network):
+        """What any ad-hoc command costs here: ``ansible localhost -m ansible.builtin.ping``."""
+        output = os.path.join(self.workdir, "%s-ping.json" % scenario)
+        figures = run_timed([os.path.join(BIN, "ansible"), "localhost", "-m", "ansible.builtin.ping"],
+                            os.path.join(self.workdir, "ansible.log"), stdout=output)
+        return self._row(scenario, "ansible ad-hoc ping (floor, no probe)", network, figures, counted=False)
+
     def ansible(self, scenario, network, expected, netns=None, only_exposed=False):
-        """``ansible localhost -m netsec.bjnp.probe`` with the module's defaults; --tree keeps the result."""
-        tree = os.path.join(self.workdir, "%s-ansible" % scenario)
+        """``ansible localhost -m netsec.bjnp.probe`` with the module's defaults (json callback)."""
+        output = os.path.join(self.workdir, "%s-ansible.json" % scenario)
         arguments = json.dumps({"targets": [network], "only_exposed": only_exposed})
-        command = in_netns(netns, [os.path.join(BIN, "ansible"), "localhost", "--one-line", "--tree", tree,
+        command = in_netns(netns, [os.path.join(BIN, "ansible"), "localhost",
                                    "-m", "netsec.bjnp.probe", "-a", arguments])
-        wall, rss = run_timed(command, os.path.join(self.workdir, "ansible.log"))
-        findings = probe_findings(os.path.join(tree, "localhost"))
-        return self._row(scenario, "probe via ansible ad-hoc", network, wall, rss, findings, expected)
+        figures = run_timed(command, os.path.join(self.workdir, "ansible.log"), stdout=output)
+        tool = "probe via ansible ad-hoc" + (" (only_exposed)" if only_exposed else "")
+        return self._row(scenario, tool, network, figures, probe_findings(ansible_result(output)), expected)
 
     def engine(self, scenario, network, expected, netns=None, only_exposed=False):
         output = os.path.join(self.workdir, "%s-engine.json" % scenario)
         flags = ["--only-exposed"] if only_exposed else []
         command = in_netns(netns, [sys.executable, ENGINE, output] + flags + [network])
-        wall, rss = run_timed(command, os.path.join(self.workdir, "engine.log"))
-        return self._row(scenario, "probe engine alone", network, wall, rss, probe_findings(output), expected)
+        figures = run_timed(command, os.path.join(self.workdir, "engine.log"))
+        with open(output) as handle:
+            found = probe_findings(json.load(handle))
+        tool = "probe engine alone" + (" (only_exposed)" if only_exposed else "")
+        return self._row(scenario, tool, network, figures, found, expected)
 
-    def nmap(self, scenario, network, expected, netns=None):
-        output = os.path.join(self.workdir, "%s-nmap.xml" % scenario)
-        command = in_netns(netns, NMAP + ["-oX", output, network])
-        wall, rss = run_timed(command, os.path.join(self.workdir, "nmap.log"))
-        return self._row(scenario, "nmap -T5 --min-rate 10000", network, wall, rss, nmap_findings(output), expected)
+    def nmap(self, scenario, network, expected, netns=None, timing=None, counted=True):
+        timing = NMAP_BEST if timing is None else timing
+        name = "-".join(option.lstrip("-") for option in timing) or "default"
+        output = os.path.join(self.workdir, "%s-nmap-%s.xml" % (scenario, name))
+        command = in_netns(netns, NMAP_BASE + timing + ["-oX", output, network])
+        figures = run_timed(command, os.path.join(self.workdir, "nmap.log"))
+        tool = "nmap " + (" ".join(timing) or "(default timing)")
+        return self._row(scenario, tool, network, figures, nmap_findings(output), expected, counted)
 
 
 def compare(probe, nmap):
     same = "identical" if (probe["findings_ok"] and nmap["findings_ok"]) else "NOT identical"
     print("  -> %s: nmap %.2f s / probe %.2f s = %.1fx; findings %s" % (
         probe["tool"], nmap["wall_s"], probe["wall_s"], nmap["wall_s"] / probe["wall_s"], same), flush=True)
+    probe.setdefault("vs_nmap", round(nmap["wall_s"] / probe["wall_s"], 2))
+
+
+def machine():
+    """Where and with what the figures were taken."""
+    with open("/proc/meminfo") as handle:
+        memory_kib = int(handle.readline().split()[1])
+    versions = {}
+    for name, command in (("nmap", ["nmap", "--version"]), ("ansible", [os.path.join(BIN, "ansible"), "--version"])):
+        output = subprocess.run(command, stdout=subprocess.PIPE, check=False, env=environment()).stdout
+        versions[name] = output.decode("utf-8", "replace").splitlines()[0]
+    return {"date": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()), "cpus": os.cpu_count(),
+            "memory_gib": round(memory_kib / 1048576.0, 1), "kernel": platform.release(),
+            "python": platform.python_version(), "versions": versions}
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--emulator", default=os.path.join(ROOT, "tests", "lab", "bjnp_emulator.py"))
     parser.add_argument("--quick", action="store_true", help="skip nmap over the /16 (about 40 s)")
+    parser.add_argument("--only", action="append", choices=SCENARIOS,
+                        help="run only this scenario (repeatable), e.g. the /16 again at a quieter moment")
     parser.add_argument("--json", help="also write the rows to this file")
     args = parser.parse_args()
     if os.geteuid() != 0:
@@ -280,40 +350,53 @@ def main():
     workdir = tempfile.mkdtemp(prefix="bjnp-bench-")
     lab = Lab(os.path.abspath(args.emulator), workdir)
     bench = Bench(workdir)
+    about = machine()
+    print("%(date)s, %(cpus)d CPUs, %(memory_gib)s GiB, kernel %(kernel)s, Python %(python)s" % about)
+    print("%s; %s" % (about["versions"]["nmap"], about["versions"]["ansible"]), flush=True)
+    scenarios = args.only or SCENARIOS
+    printers = {}
     try:
-        print("starting emulators on 1 address in %d of %s" % (PRINTER_EVERY, LOOPBACK_16), flush=True)
-        printers = lab.start_printers(printer_addresses(LOOPBACK_16))
-        network24 = ipaddress.ip_network(LOOPBACK_24)
-        expected24 = expected_findings(dict((a, m) for a, m in printers.items()
-                                            if ipaddress.ip_address(a) in network24))
-        expected16 = expected_findings(printers)
+        if "loopback-24" in scenarios or "loopback-16" in scenarios:
+            print("starting emulators on 1 address in %d of %s" % (PRINTER_EVERY, LOOPBACK_16), flush=True)
+            printers = lab.start_printers(printer_addresses(LOOPBACK_16))
+        if "loopback-24" in scenarios:
+            network24 = ipaddress.ip_network(LOOPBACK_24)
+            expected24 = expected_findings(dict((a, m) for a, m in printers.items()
+                                                if ipaddress.ip_address(a) in network24))
+            print("loopback /24 (%s, %d printers):" % (LOOPBACK_24, len(expected24[1]) // 2), flush=True)
+            bench.nmap("loopback-24", LOOPBACK_24, expected24, timing=[], counted=False)
+            nmap24 = bench.nmap("loopback-24", LOOPBACK_24, expected24)
+            bench.ansible_floor("loopback-24", LOOPBACK_24)
+            compare(bench.ansible("loopback-24", LOOPBACK_24, expected24), nmap24)
+            compare(bench.engine("loopback-24", LOOPBACK_24, expected24), nmap24)
 
-        print("loopback /24 (%s, %d printers):" % (LOOPBACK_24, len(expected24[1]) // 2), flush=True)
-        nmap24 = bench.nmap("loopback-24", LOOPBACK_24, expected24)
-        compare(bench.ansible("loopback-24", LOOPBACK_24, expected24), nmap24)
-        compare(bench.engine("loopback-24", LOOPBACK_24, expected24), nmap24)
+        if "loopback-16" in scenarios:
+            expected16 = expected_findings(printers)
+            print("loopback /16 (%s, %d printers):" % (LOOPBACK_16, len(printers)), flush=True)
+            engine16 = bench.engine("loopback-16", LOOPBACK_16, expected16, only_exposed=True)
+            ansible16 = bench.ansible("loopback-16", LOOPBACK_16, expected16, only_exposed=True)
+            if not args.quick:
+                nmap16 = bench.nmap("loopback-16", LOOPBACK_16, expected16)
+                compare(ansible16, nmap16)
+                compare(engine16, nmap16)
 
-        print("loopback /16 (%s, %d printers):" % (LOOPBACK_16, len(printers)), flush=True)
-        engine16 = bench.engine("loopback-16", LOOPBACK_16, expected16)
-        ansible16 = bench.ansible("loopback-16", LOOPBACK_16, expected16, only_exposed=True)
-        if not args.quick:
-            nmap16 = bench.nmap("loopback-16", LOOPBACK_16, expected16)
-            compare(ansible16, nmap16)
-            compare(engine16, nmap16)
-
-        print("netns /24 behind a veth (%s):" % NETNS_24, flush=True)
-        lab.create_namespaces()
-        expected_ns = expected_findings(lab.start_printers(printer_addresses(NETNS_24), netns=NETNS_LAB))
-        nmap_ns = bench.nmap("netns-24", NETNS_24, expected_ns, netns=NETNS_SCAN)
-        compare(bench.ansible("netns-24", NETNS_24, expected_ns, netns=NETNS_SCAN), nmap_ns)
-        compare(bench.engine("netns-24", NETNS_24, expected_ns, netns=NETNS_SCAN), nmap_ns)
+        if "netns-24" in scenarios:
+            print("netns /24 behind a veth (%s):" % NETNS_24, flush=True)
+            lab.create_namespaces()
+            expected_ns = expected_findings(lab.start_printers(printer_addresses(NETNS_24), netns=NETNS_LAB))
+            nmap_ns = bench.nmap("netns-24", NETNS_24, expected_ns, netns=NETNS_SCAN)
+            bench.nmap("netns-24", NETNS_24, expected_ns, netns=NETNS_SCAN,
+                       timing=NMAP_BEST + ["--defeat-icmp-ratelimit"], counted=False)
+            compare(bench.ansible("netns-24", NETNS_24, expected_ns, netns=NETNS_SCAN), nmap_ns)
+            compare(bench.engine("netns-24", NETNS_24, expected_ns, netns=NETNS_SCAN), nmap_ns)
     finally:
         lab.clean()
     if args.json:
         with open(args.json, "w") as handle:
-            json.dump(bench.rows, handle, indent=2)
+            json.dump({"machine": about, "rows": bench.rows}, handle, indent=2)
     print("logs and raw results: %s" % workdir)
-    return 0 if all(row["findings_ok"] for row in bench.rows) else 1
+    # Reference rows (floor, other nmap timings) do not decide the outcome.
+    return 0 if all(row["findings_ok"] for row in bench.rows if row["counted"]) else 1
 
 
 if __name__ == "__main__":

@@ -9,9 +9,17 @@ __metaclass__ = type
 
 import os
 import socket
+import sys
 import time
 
 from bjnp_integration import host_result, port_result, probe
+
+# The engine itself, by FQCN from the working tree (as tests/unit/conftest.py does).
+_COLLECTIONS = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".cache", "collections"))
+if _COLLECTIONS not in sys.path:
+    sys.path.insert(0, _COLLECTIONS)
+
+from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_scanner import Scanner  # noqa: E402
 
 IDENTITY = ["--manufacturer", "Canon", "--model", "TS8350 series", "--description", "Canon TS8350 series",
             "--firmware", "2.010", "--command-set", "BJL,BJRaster3,NCCe,IVEC", "--mac", "00:1e:8f:ab:cd:ef"]
@@ -106,3 +114,26 @@ def test_the_probe_never_sends_a_byte_to_9100_while_a_real_job_is_spooled(start_
     assert len(emulator.jobs()) == 1
     with open(os.path.join(emulator.spool, emulator.jobs()[0]), "rb") as handle:
         assert handle.read() == job
+
+
+def test_udp_and_tcp_threads_merge_their_results_and_share_the_rate(loopback_address):
+    # A real listener on tcp/9100 of an otherwise silent address: UDP runs in one thread,
+    # TCP in the other; both halves must reach the one result.
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind((loopback_address, 9100))
+    listener.listen(8)
+    try:
+        started = time.monotonic()
+        scanner = Scanner([8611, 8612, 8613, 8614], [8611, 8612, 8613, 8614, 9100], timeout=1.0, retries=0, rate=20)
+        results = scanner.run([loopback_address])
+        elapsed = time.monotonic() - started
+    finally:
+        listener.close()
+    expected = dict(((loopback_address, "udp", port), ("closed", None)) for port in (8611, 8612, 8613, 8614))
+    expected.update(((loopback_address, "tcp", port), ("closed", None)) for port in (8611, 8612, 8613, 8614))
+    expected[(loopback_address, "tcp", 9100)] = ("open", None)
+    assert results == expected
+    assert scanner.probes_sent == 9
+    # 20 probes/s for both threads together: 9 probes, the first of each thread at once,
+    # need at least 7/20 s; had each thread taken the whole rate, 4/20 s would do.
+    assert elapsed >= 0.3, elapsed
