@@ -191,7 +191,8 @@ def test_nftables_check_apply_idempotent_then_rollback_remove(role):
     assert second["result"]["message"].startswith("already in place")
     assert len(role.generations()) == 1, "no change, no new backup"
 
-    removed = succeeded(role.run(tags="rollback"))
+    # A roll-back is not held up by the gateway-mode refusal (it removes whatever is there).
+    removed = succeeded(role.run(tags="rollback", bjnp_mode=["host", "gateway"]))
     assert removed["result"]["rolled_back"] and removed["result"]["state"] == "rollback-remove"
     assert sh(role.ns, "nft list ruleset") == before
     assert role.conf.read_text() == "#!/usr/sbin/nft -f\nflush ruleset\n"
@@ -330,6 +331,7 @@ def test_explicit_iptables_under_active_ufw_is_refused(role, monkeypatch):
     (dict(bjnp_mode=["router"]), "router"),
     (dict(bjnp_backend="pfsense"), "pfsense"),
     (dict(bjnp_mode=["host", "gateway"]), "gateway needs bjnp_protected_destinations"),
+    (dict(bjnp_backup_keep=0), "bjnp_backup_keep 0 keeps no backup"),
     (dict(bjnp_mode=["gateway"], bjnp_protected_destinations=["printers.example"]), "printers.example"),
 ])
 def test_bad_values_fail_before_anything_changes(role, extra, named):
