@@ -144,6 +144,7 @@ class Scanner(object):
                               for t in (codec.TYPE_PRINTER, codec.TYPE_SCANNER))
         self.results = {}
         self.probes_sent = 0
+        self._errors_inline = False
 
     # ---------------------------------------------------------------- set-up
     def _udp_socket(self, family):
@@ -272,8 +273,9 @@ class Scanner(object):
                 if probe is None:
                     more = False
                     break
+            sock = self._socket_for(probe.family)
             try:
-                self._sendto(self._socket_for(probe.family), probe.request, probe.sockaddr)
+                self._sendto(sock, probe.request, probe.sockaddr)
             except (BlockingIOError, InterruptedError):
                 self._udp_retry.appendleft(probe)  # send buffer full: later
                 break
@@ -285,10 +287,14 @@ class Scanner(object):
             probe.attempts += 1
             self._udp_waiting[(probe.address, probe.port)] = probe
             self._udp_deadlines.append((now + self.timeout, probe, probe.attempts))
+            if self._errors_inline:
+                # Errors come back as fast as probes leave (loopback, veth): reading this
+                # one now also clears the socket's pending error, so the next sendto() does
+                # not fail first. Off again as soon as nothing is waiting.
+                self._errors_inline = self._read_udp_error(sock)
         return more
 
-    @staticmethod
-    def _sendto(sock, packet, sockaddr):
+    def _sendto(self, sock, packet, sockaddr):
         """sendto() that tells this packet's own failure from an older one.
 
         An ICMP error for an earlier probe also sets the socket's pending error, and the
@@ -301,6 +307,7 @@ class Scanner(object):
             except (BlockingIOError, InterruptedError):
                 raise
             except OSError:
+                self._errors_inline = True
                 if attempt == 2:
                     raise
 
@@ -356,24 +363,27 @@ class Scanner(object):
         self._read_udp_errors(sock)
 
     def _read_udp_errors(self, sock):
-        while True:
-            try:
-                dummy, ancillary, dummy_flags, destination = sock.recvmsg(64, 512, MSG_ERRQUEUE)
-            except (BlockingIOError, InterruptedError):
-                return
-            except OSError:
-                return
-            for level, kind, data in ancillary:
-                if (level, kind) not in ((socket.IPPROTO_IP, IP_RECVERR),
-                                         (socket.IPPROTO_IPV6, IPV6_RECVERR)):
-                    continue
-                if len(data) < _EXTENDED_ERR.size or not destination:
-                    continue
-                dummy_errno, origin, icmp_type, icmp_code = _EXTENDED_ERR.unpack_from(data)
-                state = udp_icmp_state(origin, icmp_type, icmp_code)
-                probe = self._lookup(destination[0], destination[1])
-                if state is not None and probe is not None and not probe.identifying:
-                    self._finish_udp(probe, state)
+        while self._read_udp_error(sock):
+            pass
+
+    def _read_udp_error(self, sock):
+        """Read and apply one queued ICMP error; False once the queue is empty."""
+        try:
+            dummy, ancillary, dummy_flags, destination = sock.recvmsg(64, 512, MSG_ERRQUEUE)
+        except OSError:  # BlockingIOError included: nothing queued
+            return False
+        for level, kind, data in ancillary:
+            if (level, kind) not in ((socket.IPPROTO_IP, IP_RECVERR),
+                                     (socket.IPPROTO_IPV6, IPV6_RECVERR)):
+                continue
+            if len(data) < _EXTENDED_ERR.size or not destination:
+                continue
+            dummy_errno, origin, icmp_type, icmp_code = _EXTENDED_ERR.unpack_from(data)
+            state = udp_icmp_state(origin, icmp_type, icmp_code)
+            probe = self._lookup(destination[0], destination[1])
+            if state is not None and probe is not None and not probe.identifying:
+                self._finish_udp(probe, state)
+        return True
 
     # ---------------------------------------------------------------- TCP
     @staticmethod
