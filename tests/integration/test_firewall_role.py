@@ -341,3 +341,18 @@ def test_bad_values_fail_before_anything_changes(role, extra, named):
     assert sh(role.ns, "nft list ruleset") == "" and not role.backups.exists()
     assert role.conf.read_text() == "#!/usr/sbin/nft -f\nflush ruleset\n"
     assert not os.path.exists(role.base["bjnp_nftables_persist_path"])
+
+
+def test_bad_values_fail_before_the_host_is_contacted(tmp_path):
+    # A host nobody answers for (loopback port 1): only a task that connects would say UNREACHABLE.
+    inventory = tmp_path / "hosts.yml"
+    inventory.write_text("all:\n  hosts:\n    silent:\n      ansible_host: 127.0.0.1\n      ansible_port: 1\n")
+    playbook = tmp_path / "play.yml"
+    playbook.write_text(PLAYBOOK.replace("hosts: localhost\n  connection: local\n", "hosts: all\n"))
+    proc = subprocess.run([os.path.join(BIN, "ansible-playbook"), "-i", str(inventory), str(playbook),
+                           "-e", json.dumps(dict(bjnp_allowed_sources=["192.0.2.0/33"]))],
+                          capture_output=True, text=True, env=tool_env(), check=False)
+    output = json.loads(proc.stdout)
+    assert proc.returncode != 0 and output["stats"]["silent"]["unreachable"] == 0, output["stats"]
+    messages = [task["hosts"]["silent"].get("msg", "") for play in output["plays"] for task in play["tasks"]]
+    assert '"192.0.2.0/33"' in messages[-1] and "Nothing was changed" in messages[-1]
