@@ -6,7 +6,7 @@
 tests/lab/demo.sh builds a second lab of its own (names bjnp-itlab-*, subnets 10.89.71.0/24 and
 10.89.72.0/24, both internal) so it can run beside `make demo`. The tests share the lab and run
 in file order: detect, the pre-flight refusal, check mode, remediate in batches, idempotence,
-verify, a remediation that fails verification and rolls itself back, then `--tags rollback`.
+verify, `--tags rollback`, then a remediation that fails verification and rolls itself back.
 Rulesets are compared with what they were before anything ran, byte for byte.
 """
 

@@ -147,11 +147,29 @@ EOF'
 
 spool_count() { in_lab "$1" find /var/spool/bjnp -type f | wc -l; }
 
-# One field of a report's JSON summary (the report module's <name>-latest.json copy).
-summary() {
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["summary"][sys.argv[2]])' \
-    "$report_dir/$1-latest.json" "$2"
+# printhost's nftables ruleset and gateway's iptables (both families) without counters: what
+# the refusal and the preview must leave alone, and what the roll-back must bring back.
+rulesets() {
+  in_lab printhost nft list ruleset
+  in_lab gateway sh -c 'iptables-save; ip6tables-save' | sed -e '/^#/d' -e 's/\[[0-9]*:[0-9]*\]/[0:0]/'
 }
+
+# One value of a report's JSON (the report module's <name>-latest.json copy): `value detect
+# summary.exposed`; `value remediate backends` lists "host backend" for each managed host.
+value() {
+  python3 - "$report_dir/$1-latest.json" "$2" <<'EOF'
+import json
+import sys
+node = json.load(open(sys.argv[1]))
+if sys.argv[2] == "backends":
+    print(", ".join("%s %s" % (m["inventory_hostname"], (m.get("firewall") or {}).get("backend")) for m in node["managed"]))
+else:
+    for key in sys.argv[2].split("."):
+        node = node[key]
+    print(node)
+EOF
+}
+counts() { echo "$(value "$1" summary.exposed) / $(value "$1" summary.open_ports)"; }
 
 declare -a steps=()
 step() {
@@ -167,7 +185,7 @@ playbook() {
     -e "bjnp_report_dir=$report_dir" "$@"
 }
 
-# The lab inventory sets bjnp_require_change_id: pre-flight must refuse, changing nothing.
+# The lab inventory sets bjnp_require_change_id: pre-flight must refuse.
 refused() {
   local log
   log="$(mktemp)"
@@ -176,7 +194,7 @@ refused() {
   fi
   grep -q 'bjnp_require_change_id is set' "$log" || { cat "$log"; rm -f "$log"; die "remediate failed for another reason"; }
   rm -f "$log"
-  echo "ok: refused without bjnp_change_id, nothing changed"
+  echo "ok: refused without bjnp_change_id"
 }
 
 expect() {
@@ -185,46 +203,71 @@ expect() {
   echo "ok: $what = $got"
 }
 
+unchanged() {
+  [ "$(rulesets)" = "$original" ] || die "$1: the rulesets differ from the original"
+  echo "ok: $1: rulesets unchanged"
+}
+
 flow() {
-  local began=$SECONDS spool_before spool_after exposed
+  local began="$1" exposed before after_fix after_verify after_rollback backends
+  local -a jobs_start jobs_fixed jobs_verified
   rm -rf "$report_dir"
+  original="$(rulesets)"
   step "1 detect (read-only)" playbook netsec.bjnp.detect
-  exposed="$(summary detect exposed)"
+  exposed="$(value detect summary.exposed)"
+  before="$(counts detect)"
   [ "$exposed" -ge 2 ] || die "detect found $exposed exposed addresses, expected printhost and printer-1"
-  echo "ok: detect found $exposed exposed addresses"
+  echo "ok: detect: $before exposed addresses / open ports"
 
   step "2 remediate without a change id" refused playbook netsec.bjnp.remediate
+  unchanged "after the refusal"
   step "3 remediate --check --diff (preview)" playbook netsec.bjnp.remediate --check --diff -e bjnp_change_id=DEMO-1
-  step "4 remediate" playbook netsec.bjnp.remediate -e bjnp_change_id=DEMO-1
-  expect "open ports after remediate" "$(summary remediate open_ports)" 0
+  unchanged "after the preview"
 
-  spool_before="$(spool_count printer-1)"
+  jobs_start=("$(spool_count printer-1)" "$(spool_count printhost)")
+  step "4 remediate" playbook netsec.bjnp.remediate -e bjnp_change_id=DEMO-1
+  after_fix="$(counts remediate)"
+  expect "exposed addresses / open ports after remediate" "$after_fix" "0 / 0"
+  backends="$(value remediate backends)"
+  jobs_fixed=("$(spool_count printer-1)" "$(spool_count printhost)")
+
   step "5 verify" playbook netsec.bjnp.verify
-  spool_after="$(spool_count printer-1)"
-  expect "exposed after verify" "$(summary verify exposed)" 0
-  [ "$spool_after" -gt "$spool_before" ] ||
-    die "the printserver's test job did not reach printer-1's spool ($spool_before -> $spool_after)"
-  echo "ok: printserver still prints: printer-1 spool $spool_before -> $spool_after jobs"
+  after_verify="$(counts verify)"
+  expect "exposed addresses / open ports at verify" "$after_verify" "0 / 0"
+  jobs_verified=("$(spool_count printer-1)" "$(spool_count printhost)")
+  local i
+  for i in 0 1; do
+    [ "${jobs_fixed[i]}" -gt "${jobs_start[i]}" ] && [ "${jobs_verified[i]}" -gt "${jobs_fixed[i]}" ] && continue
+    die "printserver's test jobs did not all arrive (printer-1 ${jobs_start[0]} -> ${jobs_fixed[0]} -> ${jobs_verified[0]}," \
+        "printhost ${jobs_start[1]} -> ${jobs_fixed[1]} -> ${jobs_verified[1]})"
+  done
+  echo "ok: printserver still prints: its test jobs reached both printers after remediate and at verify"
 
   step "6 remediate --tags rollback" playbook netsec.bjnp.remediate --tags rollback
+  unchanged "after the roll-back"
   step "7 detect again" playbook netsec.bjnp.detect
-  expect "exposed after rollback" "$(summary detect exposed)" "$exposed"
+  after_rollback="$(counts detect)"
+  expect "exposed addresses / open ports after rollback" "$after_rollback" "$before"
 
   say "Summary"
   printf '  %s\n' "${steps[@]}"
-  printf '  %-38s %4ss\n' "total" "$((SECONDS - began))"
-  echo "  exposed addresses: $exposed before remediate, 0 after, $exposed after rollback"
-  echo "  printer-1 spool: $spool_after jobs (the verify smoke test added $((spool_after - spool_before)))"
-  echo "  reports in $report_dir:"
-  local latest
-  for latest in "$report_dir"/*-latest.*; do
-    echo "    $latest"
+  printf '  %-38s %4ss\n' "total (with the lab build)" "$((SECONDS - began))"
+  echo "  exposed addresses / open BJNP+9100 ports: $before before, $after_fix after remediate" \
+       "($after_verify at verify), $after_rollback after rollback"
+  echo "  rulesets unchanged by the refusal and the --check preview; the roll-back restored them exactly"
+  echo "  firewall: $backends; allowed source printserver"
+  echo "  printserver's test jobs in the spool: printer-1 (through gateway) ${jobs_start[0]} -> ${jobs_verified[0]}," \
+       "printhost ${jobs_start[1]} -> ${jobs_verified[1]}"
+  echo "  reports (JSON, JUnit XML, HTML) in $report_dir:"
+  local name
+  for name in detect remediate verify rollback; do
+    echo "    $name-latest.json $name-latest.xml $name-latest.html"
   done
 }
 
 case "${1:-all}" in
   clean) clean; echo "demo lab removed" ;;
   up) up ;;
-  all) up; flow ;;
+  all) began=$SECONDS; step "0 build the lab" up; flow "$began" ;;
   *) die "usage: $0 [all|up|clean]" ;;
 esac
