@@ -98,6 +98,7 @@ changed_files:
   sample: [etc/ufw/user.rules, etc/ufw/user6.rules]
 """
 
+import errno
 import io
 import json
 import os
@@ -295,14 +296,14 @@ def replace_tree(tar, root):
     """Swap `root` for its archived copy (or remove it when the archive has none).
 
     The copy is extracted next to `root` first, so the swap is two renames on one file system.
+    On overlayfs (containers) a directory of a lower layer cannot be renamed (EXDEV); then the
+    live tree is emptied and the copy moved in entry by entry.
     """
     rel = archive_name(root)
     members = [m for m in tar.getmembers() if m.name == rel or m.name.startswith(rel + "/")]
     parent = os.path.dirname(root)
-    old = None
-    staging = None
-    if members:
-        staging = tempfile.mkdtemp(prefix=".bjnp-restore-", dir=parent)
+    staging = tempfile.mkdtemp(prefix=".bjnp-restore-", dir=parent)
+    try:
         # Directories last, so their modes do not stop the files going in.
         for member in sorted(members, key=lambda m: m.isdir()):
             tar.extract(member, path=staging, set_attrs=True, numeric_owner=True, **TRUSTED)
@@ -310,14 +311,43 @@ def replace_tree(tar, root):
             target = os.path.join(staging, member.name)
             os.chmod(target, member.mode & 0o7777)
             os.utime(target, (member.mtime, member.mtime))
-    if os.path.lexists(root):
-        old = tempfile.mkdtemp(prefix=".bjnp-old-", dir=parent)
-        os.rename(root, os.path.join(old, os.path.basename(root)))
-    if staging:
-        os.rename(os.path.join(staging, rel), root)
+        copy = os.path.join(staging, rel)
+        old = os.path.join(staging, ".old")
+        if os.path.lexists(root):
+            try:
+                os.rename(root, old)
+            except OSError as exc:
+                if exc.errno != errno.EXDEV or not members or not os.path.isdir(root) or os.path.islink(root):
+                    raise
+                merge_into(copy, root)
+                return
+        if members:
+            os.rename(copy, root)
+    finally:
         shutil.rmtree(staging)
-    if old:
-        shutil.rmtree(old)
+
+
+def merge_into(source, target):
+    """Make directory `target` hold exactly what `source` holds, moving entries across."""
+    wanted = set(os.listdir(source))
+    for name in os.listdir(target):
+        path = os.path.join(target, name)
+        if os.path.isdir(path) and not os.path.islink(path):
+            if name in wanted and os.path.isdir(os.path.join(source, name)) and not os.path.islink(os.path.join(source, name)):
+                continue
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
+    for name in sorted(wanted):
+        src, dst = os.path.join(source, name), os.path.join(target, name)
+        if os.path.isdir(src) and not os.path.islink(src) and os.path.isdir(dst):
+            merge_into(src, dst)
+        else:
+            os.rename(src, dst)
+    st = os.lstat(source)
+    os.chown(target, st.st_uid, st.st_gid)
+    os.chmod(target, stat.S_IMODE(st.st_mode))
+    os.utime(target, (st.st_atime, st.st_mtime))
 
 
 def restore_config(module, backend, data):
