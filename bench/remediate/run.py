@@ -27,11 +27,13 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import argparse
+import atexit
 import datetime
 import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -228,6 +230,7 @@ def main():
     sizes = [int(size) for size in args.sizes.split(",")]
     rows = []
     workdir = tempfile.mkdtemp(prefix="bjnpbench-remediate-")
+    atexit.register(shutil.rmtree, workdir, True)
     header = ("N", "setup s", "first s", "second s", "CPU s", "target CPU s", "changed", "tasks/host",
               "module calls/host", "load (1 min)")
     print("%-4s %-8s %-8s %-9s %-13s %-13s %-8s %-11s %-18s %s" % header)
