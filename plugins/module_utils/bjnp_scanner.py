@@ -11,10 +11,10 @@ A well-formed BJNP answer is ``open`` and, with ``identify``, triggers a get-ide
 
 TCP: non-blocking ``connect()`` in large batches, watched with epoll. Nothing is ever
 written (bytes sent to 9100 get printed); sockets are closed as soon as the handshake
-result is known.
+result is known, except a refused one, which is connected again for the next probe.
 
 UDP and TCP run in two threads: nearly all the work is system calls (the kernel sending
-and answering), which run outside the GIL, so a second core halves the wall time.
+and answering), which run outside the GIL, so the two can use two cores.
 """
 
 from __future__ import absolute_import, division, print_function
