@@ -200,3 +200,102 @@ def test_ufw_refuses_a_site_rule_it_would_merge_with_ours(ufw_host, tmp_path):
     assert stats["failures"] == 1
     assert "ufw allow 9100/tcp" in stats["failed_msg"] and "Nothing was changed" in stats["failed_msg"]
     assert ufw_state(ufw_host) == (files, live)
+
+
+@pytest.fixture
+def firewalld_host():
+    if not image_present(BASE_IMAGE):
+        pytest.skip("image %s is missing: run `make image`" % BASE_IMAGE)
+    name = "bjnp-fwd-%s" % uuid.uuid4().hex[:8]
+    podman("run", "-d", "--name", name, "--privileged", BASE_IMAGE, "sleep", "infinity")
+    try:
+        # No systemd in the image: the system bus and firewalld as plain daemons.
+        sh(name, "mkdir -p /run/dbus && dbus-daemon --system --fork && "
+                 "{ setsid -f firewalld --nofork --nopid > /var/log/firewalld.log 2>&1 < /dev/null; } && "
+                 "for i in $(seq 120); do firewall-cmd --state >/dev/null 2>&1 && break; sleep 1; done && "
+                 "firewall-cmd --state")
+        # A site of its own: SSH and raw print open in the public zone, an ipset, a policy.
+        sh(name, "firewall-cmd --permanent --zone=public --add-service=ssh && firewall-cmd --permanent --zone=public --add-port=9100/tcp && "
+                 "firewall-cmd --permanent --new-ipset=site-admins --type=hash:net && "
+                 "firewall-cmd --permanent --ipset=site-admins --add-entry=192.0.2.0/24 && "
+                 "firewall-cmd --permanent --new-policy=site-out && "
+                 "firewall-cmd --permanent --policy=site-out --add-ingress-zone=HOST && "
+                 "firewall-cmd --permanent --policy=site-out --add-egress-zone=ANY && "
+                 "firewall-cmd --reload")
+        yield name
+    finally:
+        podman("rm", "-f", "-t", "0", name, check=False)
+
+
+def firewalld_state(container):
+    files = sh(container, "cd / && find etc/firewalld -printf '%p %y %m %U:%G\\n' | sort && "
+                          "find etc/firewalld -type f | sort | xargs sha256sum")
+    live = sh(container, "firewall-cmd --list-all-zones; firewall-cmd --list-all-policies; "
+                         "for s in $(firewall-cmd --get-ipsets); do firewall-cmd --info-ipset=$s; done; nft list ruleset")
+    return files, live
+
+
+def test_firewalld_backend_is_idempotent_and_restore_is_exact(firewalld_host, tmp_path):
+    files, live = firewalld_state(firewalld_host)
+    # Overlapping entries (firewalld refuses them in one ipset) and a /128 written as an address.
+    variables = dict(bjnp_allowed_sources=["10.0.0.0/8", "10.1.2.3", "2001:db8::7/128"], bjnp_mode=["host"])
+
+    stats, result, dummy = role(firewalld_host, "firewalld", tmp_path, check=True, **variables)
+    assert stats["failures"] == 0, stats
+    assert result["changed"] is True and result["message"].startswith("would change"), result
+    assert firewalld_state(firewalld_host) == (files, live), "check mode changed firewalld"
+
+    stats, result, first = role(firewalld_host, "firewalld", tmp_path, **variables)
+    assert stats["failures"] == 0, stats
+    assert result["changed"] is True and result["backup"].endswith("-firewalld.tar"), result
+    rules = sh(firewalld_host, "firewall-cmd --policy=netsec-bjnp-host --list-rich-rules").splitlines()
+    assert len(rules) == 6 and all(" drop" in rule and "source NOT ipset=" in rule for rule in rules), rules
+    assert sh(firewalld_host, "firewall-cmd --ipset=netsec-bjnp-v4 --get-entries").split() == ["10.0.0.0/8"]
+    assert sh(firewalld_host, "firewall-cmd --ipset=netsec-bjnp-v6 --get-entries").split() == ["2001:db8::7"]
+    # The site's own configuration is untouched; ours runs first (policies before zones).
+    assert "9100/tcp" in sh(firewalld_host, "firewall-cmd --zone=public --list-ports")
+    assert "site-out" in sh(firewalld_host, "firewall-cmd --get-policies")
+    ruleset = sh(firewalld_host, "nft list chain inet firewalld filter_IN_policy_netsec-bjnp-host_deny")
+    assert "ip saddr != @netsec-bjnp-v4 tcp dport 9100 drop" in ruleset, ruleset
+
+    stats, result, second = role(firewalld_host, "firewalld", tmp_path, **variables)
+    assert stats["changed"] == 0 and result["changed"] is False and result["backup"] == "", result
+    backups = sh(firewalld_host, "ls /var/backups/bjnp/").split()
+    assert len([name for name in backups if name.endswith("-firewalld.json")]) == 1, backups
+
+    restored = module(firewalld_host, "firewall_restore", {"backend": "firewalld", "dir": "/var/backups/bjnp"})
+    assert restored["changed"] is True, restored
+    assert "etc/firewalld/policies/netsec-bjnp-host.xml" in restored["changed_files"]
+    assert firewalld_state(firewalld_host) == (files, live)
+    again = module(firewalld_host, "firewall_restore", {"backend": "firewalld", "dir": "/var/backups/bjnp"})
+    assert again["changed"] is False, again
+    print("firewalld role run: %.1f s (change), %.1f s (no change)" % (first, second))
+
+
+def test_firewalld_refusal_gateway_reject_and_rollback_remove(firewalld_host, tmp_path):
+    files, live = firewalld_state(firewalld_host)
+    # A runtime-only change the reload would discard: refused, nothing changed.
+    sh(firewalld_host, "firewall-cmd --zone=public --add-port=7777/tcp")
+    drifted = firewalld_state(firewalld_host)
+    stats, result, dummy = role(firewalld_host, "firewalld", tmp_path)
+    assert stats["failures"] == 1, stats
+    assert "7777/tcp" in stats["failed_msg"] and "Nothing was changed" in stats["failed_msg"], stats
+    assert firewalld_state(firewalld_host) == drifted
+    sh(firewalld_host, "firewall-cmd --reload")
+    assert firewalld_state(firewalld_host) == (files, live)
+
+    variables = dict(bjnp_mode=["host", "gateway"], bjnp_protected_destinations=["10.9.0.5"], bjnp_action="reject")
+    stats, result, dummy = role(firewalld_host, "firewalld", tmp_path, **variables)
+    assert stats["failures"] == 0 and result["changed"] is True, (stats, result)
+    fwd = sh(firewalld_host, "firewall-cmd --info-policy=netsec-bjnp-fwd")
+    assert "egress-zones: ANY" in fwd and 'destination address="10.9.0.5" port port="9100" protocol="tcp" reject' in fwd, fwd
+    assert 'family="ipv6"' not in fwd  # no IPv6 destination given: IPv6 forwarding left alone
+    table = sh(firewalld_host, "nft list table inet firewalld")
+    assert "jump filter_FWD_policy_netsec-bjnp-fwd" in table  # reached from the forward hook
+    deny = sh(firewalld_host, "nft list chain inet firewalld filter_FWD_policy_netsec-bjnp-fwd_deny")
+    assert "ip daddr 10.9.0.5 ip saddr != @netsec-bjnp-v4 tcp dport 9100 reject" in deny, deny
+
+    stats, result, dummy = role(firewalld_host, "rollback_firewalld", tmp_path, bjnp_rollback="remove")
+    assert stats["failures"] == 0 and result["changed"] is True and result["state"] == "rollback-remove", (stats, result)
+    assert result["backup"].endswith("-firewalld.tar"), result
+    assert firewalld_state(firewalld_host) == (files, live)
