@@ -1,7 +1,10 @@
 # -*- coding: utf-8 -*-
 # Copyright: netsec.bjnp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Firewalld backend: D-Bus and firewalld started in prepare, printer ports opened in the public zone: blocked for the client, served for the print server, persistent."""
+"""Firewalld backend: D-Bus and firewalld started in prepare, printer ports opened in the public zone.
+
+Blocked for the client, served for the print server, and still so after `firewall-cmd --reload`.
+"""
 
 from __future__ import absolute_import, division, print_function
 
