@@ -299,3 +299,15 @@ def test_firewalld_refusal_gateway_reject_and_rollback_remove(firewalld_host, tm
     assert stats["failures"] == 0 and result["changed"] is True and result["state"] == "rollback-remove", (stats, result)
     assert result["backup"].endswith("-firewalld.tar"), result
     assert firewalld_state(firewalld_host) == (files, live)
+
+
+def test_firewalld_detected_and_failed_site_check_restores_the_backup(firewalld_host, tmp_path):
+    files, live = firewalld_state(firewalld_host)
+    # The whole role (auto detection, linux.yml block/rescue): a site check that fails after the
+    # reload makes the rescue restore the backup of this run.
+    stats, result, dummy = role(firewalld_host, "main", tmp_path, bjnp_backend="auto",
+                                bjnp_verify_commands=["test -e /nonexistent-site-check"])
+    assert stats["failures"] == 1, stats
+    assert result["backend"] == "firewalld" and result["rolled_back"] is True, result
+    assert result["backup"].endswith("-firewalld.tar") and "Restored" in result["message"], result
+    assert firewalld_state(firewalld_host) == (files, live)
