@@ -6,7 +6,8 @@
 tests/lab/demo.sh builds a second lab of its own (names bjnp-itlab-*, subnets 10.89.71.0/24 and
 10.89.72.0/24, both internal) so it can run beside `make demo`. The tests share the lab and run
 in file order: detect, the pre-flight refusal, check mode, remediate in batches, idempotence,
-verify, `--tags rollback`, then a remediation that fails verification and rolls itself back.
+verify, check mode of detect, verify and rollback, `--tags rollback`, then a remediation that
+fails verification and rolls itself back.
 Rulesets are compared with what they were before anything ran, byte for byte.
 """
 
@@ -192,6 +193,20 @@ def test_verify_passes_and_prints(lab):
     ok(lab.playbook("verify"))
     assert lab.report("verify")["summary"]["exposed"] == 0
     assert lab.spool("printer-1") == jobs + 1
+
+
+def test_check_mode_of_detect_verify_and_rollback_changes_nothing(lab):
+    closed, jobs, reports = lab.rulesets(), lab.spool("printer-1"), sorted(os.listdir(lab.reports))
+    output = {}
+    for name in ("detect", "verify", "rollback"):
+        result = lab.playbook(name, "--check", "--diff")
+        ok(result)
+        output[name] = result.stdout
+    assert "no job sent (check mode)" in output["verify"] and "test job accepted" not in output["verify"]
+    assert "-table inet bjnp {" in output["rollback"] and "--- before: live ipv4 filter (ours)" in output["rollback"]
+    assert lab.rulesets() == closed
+    assert lab.spool("printer-1") == jobs
+    assert sorted(os.listdir(lab.reports)) == reports
 
 
 def test_rollback_tag_restores_the_original_rulesets(lab):
