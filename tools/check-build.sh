@@ -7,7 +7,7 @@ rm -rf "$out" && mkdir -p "$out"
 ansible-galaxy collection build "$root" --output-path "$out" --force
 tarball="$(ls "$out"/netsec-bjnp-*.tar.gz)"
 listing="$(tar -tzf "$tarball")"
-forbidden="$(grep -E '^(tests|bench|extensions|tools|\.ci|\.venv|\.cache|\.hypothesis|\.pytest_cache)(/|$)' <<<"$listing" || true)"
+forbidden="$(grep -E '^(tests|bench|extensions|tools|\.ci|\.venv|\.cache|\.hypothesis|\.pytest_cache|reports)(/|$)' <<<"$listing" || true)"
 if [ -n "$forbidden" ]; then
   echo "the tarball holds development files:" >&2
   echo "$forbidden" >&2
