@@ -26,6 +26,20 @@ NFT_CHAINS = {"host": ("input", "input"), "gateway": ("forward", "forward")}
 IPT_HOOKS = {"host": "INPUT", "gateway": "FORWARD"}
 _HANDLE = re.compile(r"\s*# handle \d+")
 
+# The rule options nftables_rules and iptables_rules share (documented in the doc fragment
+# netsec.bjnp.firewall_rules); the defaults are the ports of the finding.
+RULE_ARGUMENT_SPEC = dict(
+    mode=dict(type="list", elements="str", choices=list(MODES), default=["host"]),
+    ports=dict(type="list", elements="dict", default=[
+        {"protocol": "tcp", "port": 9100},
+        {"protocol": "tcp", "port": "8611-8614"},
+        {"protocol": "udp", "port": "8611-8614"},
+    ]),
+    allowed_sources=dict(type="list", elements="str", default=[]),
+    protected_destinations=dict(type="list", elements="str", default=[]),
+    action=dict(type="str", choices=list(ACTIONS), default="drop"),
+)
+
 
 def build_policy(ports, allowed_sources, modes, protected_destinations, action):
     """Validate the user's options into one normalised policy dict.

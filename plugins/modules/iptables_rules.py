@@ -35,43 +35,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  mode:
-    description:
-      - C(host) filters traffic to this machine (C(INPUT)); C(gateway) filters forwarded traffic (C(FORWARD)).
-    type: list
-    elements: str
-    choices: [host, gateway]
-    default: [host]
-  ports:
-    description:
-      - What to close. Each entry has C(protocol) (C(tcp) or C(udp)) and C(port) (a number or a C(low-high) range).
-    type: list
-    elements: dict
-    default:
-      - {protocol: tcp, port: 9100}
-      - {protocol: tcp, port: "8611-8614"}
-      - {protocol: udp, port: "8611-8614"}
-  allowed_sources:
-    description:
-      - IPv4/IPv6 addresses or CIDR networks still allowed in (for example the print servers).
-      - Host bits set in a CIDR (C(10.0.0.5/24)) are refused as a probable typo.
-    type: list
-    elements: str
-    default: []
-  protected_destinations:
-    description:
-      - Gateway mode only. Addresses or networks of the printers behind this host. Empty protects every
-        forwarded destination in both families; entries of one family only leave the other family alone
-        (no C(BJNP-FORWARD) chain there).
-    type: list
-    elements: str
-    default: []
-  action:
-    description:
-      - C(drop) silently (as the finding advises) or C(reject) (TCP reset, ICMP port unreachable).
-    type: str
-    choices: [drop, reject]
-    default: drop
   variant:
     description:
       - Which iptables to drive. C(nft) runs C(iptables-nft) and friends, C(legacy) runs C(iptables-legacy).
@@ -101,6 +64,8 @@ options:
       - IPv6 rules file loaded at boot by C(netfilter-persistent).
     type: path
     default: /etc/iptables/rules.v6
+extends_documentation_fragment:
+  - netsec.bjnp.firewall_rules
 attributes:
   check_mode:
     support: full
@@ -178,6 +143,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import (
+    RULE_ARGUMENT_SPEC,
     build_policy,
     ipt_in_sync,
     live_ipt_state,
@@ -189,11 +155,6 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import (
     strip_counters,
 )
 
-DEFAULT_PORTS = [
-    {"protocol": "tcp", "port": 9100},
-    {"protocol": "tcp", "port": "8611-8614"},
-    {"protocol": "udp", "port": "8611-8614"},
-]
 FAMILIES = ((4, "ipv4", "iptables"), (6, "ipv6", "ip6tables"))
 
 
@@ -221,12 +182,8 @@ def write_file(module, path, text):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            RULE_ARGUMENT_SPEC,
             state=dict(type="str", choices=["present", "absent"], default="present"),
-            mode=dict(type="list", elements="str", choices=["host", "gateway"], default=["host"]),
-            ports=dict(type="list", elements="dict", default=DEFAULT_PORTS),
-            allowed_sources=dict(type="list", elements="str", default=[]),
-            protected_destinations=dict(type="list", elements="str", default=[]),
-            action=dict(type="str", choices=["drop", "reject"], default="drop"),
             variant=dict(type="str", choices=["nft", "legacy"], default="nft"),
             chain_prefix=dict(type="str", default="BJNP"),
             persist=dict(type="bool", default=False),

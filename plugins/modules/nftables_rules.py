@@ -35,42 +35,6 @@ options:
     type: str
     choices: [present, absent]
     default: present
-  mode:
-    description:
-      - C(host) filters traffic to this machine (input hook); C(gateway) filters forwarded traffic (forward hook).
-    type: list
-    elements: str
-    choices: [host, gateway]
-    default: [host]
-  ports:
-    description:
-      - What to close. Each entry has C(protocol) (C(tcp) or C(udp)) and C(port) (a number or a C(low-high) range).
-    type: list
-    elements: dict
-    default:
-      - {protocol: tcp, port: 9100}
-      - {protocol: tcp, port: "8611-8614"}
-      - {protocol: udp, port: "8611-8614"}
-  allowed_sources:
-    description:
-      - IPv4/IPv6 addresses or CIDR networks still allowed in (for example the print servers).
-      - Host bits set in a CIDR (C(10.0.0.5/24)) are refused as a probable typo.
-    type: list
-    elements: str
-    default: []
-  protected_destinations:
-    description:
-      - Gateway mode only. Addresses or networks of the printers behind this host. Empty protects every
-        forwarded destination in both families; entries of one family only leave the other family alone.
-    type: list
-    elements: str
-    default: []
-  action:
-    description:
-      - C(drop) silently (as the finding advises) or C(reject) (TCP reset, ICMP port unreachable).
-    type: str
-    choices: [drop, reject]
-    default: drop
   table:
     description:
       - Name of the C(inet) table this module owns. Give each independent user its own name.
@@ -99,6 +63,8 @@ options:
         rest of the file is left as it was, and a backup copy is kept when it changes.
     type: path
     default: /etc/nftables.conf
+extends_documentation_fragment:
+  - netsec.bjnp.firewall_rules
 attributes:
   check_mode:
     support: full
@@ -178,6 +144,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import (
+    RULE_ARGUMENT_SPEC,
     add_include,
     build_policy,
     normalize_nft,
@@ -186,12 +153,6 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import (
     render_nft_table,
     render_nft_transaction,
 )
-
-DEFAULT_PORTS = [
-    {"protocol": "tcp", "port": 9100},
-    {"protocol": "tcp", "port": "8611-8614"},
-    {"protocol": "udp", "port": "8611-8614"},
-]
 
 
 class Nft(object):
@@ -287,12 +248,8 @@ def plan_persistence(params, file_text):
 def main():
     module = AnsibleModule(
         argument_spec=dict(
+            RULE_ARGUMENT_SPEC,
             state=dict(type="str", choices=["present", "absent"], default="present"),
-            mode=dict(type="list", elements="str", choices=["host", "gateway"], default=["host"]),
-            ports=dict(type="list", elements="dict", default=DEFAULT_PORTS),
-            allowed_sources=dict(type="list", elements="str", default=[]),
-            protected_destinations=dict(type="list", elements="str", default=[]),
-            action=dict(type="str", choices=["drop", "reject"], default="drop"),
             table=dict(type="str", default="bjnp"),
             priority=dict(type="int", default=-10),
             persist=dict(type="bool", default=False),

@@ -1,0 +1,53 @@
+# -*- coding: utf-8 -*-
+# Copyright: netsec.bjnp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+
+class ModuleDocFragment(object):
+    """The rule options nftables_rules and iptables_rules share (RULE_ARGUMENT_SPEC in bjnp_firewall)."""
+
+    DOCUMENTATION = r"""
+options:
+  mode:
+    description:
+      - C(host) filters traffic to this machine (the input hook, C(INPUT)); C(gateway) filters forwarded
+        traffic (the forward hook, C(FORWARD)).
+    type: list
+    elements: str
+    choices: [host, gateway]
+    default: [host]
+  ports:
+    description:
+      - What to close. Each entry has C(protocol) (C(tcp) or C(udp)) and C(port) (a number or a C(low-high) range).
+    type: list
+    elements: dict
+    default:
+      - {protocol: tcp, port: 9100}
+      - {protocol: tcp, port: "8611-8614"}
+      - {protocol: udp, port: "8611-8614"}
+  allowed_sources:
+    description:
+      - IPv4/IPv6 addresses or CIDR networks still allowed in (for example the print servers).
+      - Host bits set in a CIDR (C(10.0.0.5/24)) are refused as a probable typo.
+    type: list
+    elements: str
+    default: []
+  protected_destinations:
+    description:
+      - Gateway mode only. Addresses or networks of the printers behind this host. Empty protects every
+        forwarded destination in both families; entries of one family only leave the other family's
+        forwarded traffic alone.
+    type: list
+    elements: str
+    default: []
+  action:
+    description:
+      - C(drop) silently (as the finding advises) or C(reject) (TCP reset, ICMP port unreachable).
+    type: str
+    choices: [drop, reject]
+    default: drop
+"""
