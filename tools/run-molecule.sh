@@ -15,7 +15,7 @@ logs="$root/.cache/molecule-logs"
 mkdir -p "$logs"
 
 # The longest scenarios (measured, docs/testing.md) start first, so the workers finish together.
-longest_first=(rollback preexisting firewalld ufw)
+longest_first=(rollback preexisting ufw-gateway firewalld firewalld-gateway ufw)
 if [ "$#" -gt 0 ]; then
   scenarios=("$@")
 else
