@@ -13,6 +13,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import hashlib
 import re
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_addresses import (
@@ -413,6 +414,34 @@ def merge_rules_file(text, desired, prefix="BJNP"):
         section.extend(desired["chains"][chain])
     merged = lines[:start + 1] + section + lines[end:]
     return "\n".join(merged) + "\n"
+
+
+# First line of a rules file this collection created (none existed): the checksum lets
+# state=absent delete the file again when nobody else changed it, and keep it otherwise.
+SEED_HEADER = "# netsec.bjnp created this file from the live ruleset; sha256 without our rules: "
+NO_RULES = {"chains": {}, "jumps": {}}
+
+
+def seed_rules_file(seed, desired, prefix="BJNP"):
+    """A new rules file: the live ruleset ``seed`` with our lines merged in, under SEED_HEADER."""
+    merged = merge_rules_file(seed, desired, prefix)
+    bare = merge_rules_file(merged, NO_RULES, prefix)
+    return SEED_HEADER + hashlib.sha256(bare.encode("utf-8")).hexdigest() + "\n" + merged
+
+
+def unmerge_rules_file(text, prefix="BJNP"):
+    """The rules file without our lines, or None when we created it and nobody changed the rest.
+
+    A file we created whose remainder no longer matches its checksum is somebody's now: it is
+    kept, without our header.
+    """
+    bare = merge_rules_file(text, NO_RULES, prefix)
+    first, _sep, rest = bare.partition("\n")
+    if not first.startswith(SEED_HEADER):
+        return bare
+    if hashlib.sha256(rest.encode("utf-8")).hexdigest() == first[len(SEED_HEADER):].strip():
+        return None
+    return rest
 
 
 def strip_counters(save_text):

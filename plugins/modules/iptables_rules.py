@@ -50,8 +50,10 @@ options:
     description:
       - Also merge our chains and jumps into O(rules_v4) and O(rules_v6). The rest of those files is kept
         line for line; a missing file is first seeded from the live ruleset (C(iptables-save)), as
-        C(netfilter-persistent save) would.
-      - O(state=absent) removes our lines from existing files whatever this option says.
+        C(netfilter-persistent save) would, under a header line holding a checksum of the file without our lines.
+      - O(state=absent) removes our lines from existing files whatever this option says, and deletes a file
+        this module created when the rest of it is still what it seeded (the host boots as before);
+        a file changed since is kept, without our lines and header.
     type: bool
     default: false
   rules_v4:
@@ -152,7 +154,9 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import (
     render_ipt,
     render_ipt_restore,
     render_ipt_text,
+    seed_rules_file,
     strip_counters,
+    unmerge_rules_file,
 )
 
 FAMILIES = ((4, "ipv4", "iptables"), (6, "ipv6", "ip6tables"))
@@ -217,22 +221,27 @@ def main():
 
         path = params["rules_v%d" % family]
         file_before = file_after = None
+        remove_file = False
         if os.path.exists(path):
             with open(path) as handle:
                 file_before = handle.read()
         if params["state"] == "absent" and file_before is not None:
-            file_after = merge_rules_file(file_before, desired, prefix)
+            file_after = unmerge_rules_file(file_before, prefix)
+            remove_file = file_after is None
         elif params["state"] == "present" and params["persist"]:
-            seed = file_before if file_before is not None else strip_counters(run(module, [save]))
-            file_after = merge_rules_file(seed, desired, prefix)
-        file_changed = file_after is not None and file_after != file_before
+            if file_before is None:
+                file_after = seed_rules_file(strip_counters(run(module, [save])), desired, prefix)
+            else:
+                file_after = merge_rules_file(file_before, desired, prefix)
+        file_changed = remove_file or (file_after is not None and file_after != file_before)
         if file_changed:
-            diff.append(dict(before_header=path, after_header=path, before=file_before or "", after=file_after))
+            diff.append(dict(before_header=path, after_header=path + (" (removed)" if remove_file else ""),
+                             before=file_before or "", after=file_after or ""))
         plans.append(dict(restore=restore, script=render_ipt_restore(parsed, desired, prefix) if live_changed else None,
-                          path=path, file_after=file_after if file_changed else None))
+                          path=path, file_after=file_after if file_changed else None, remove_file=remove_file))
 
     live_changed = any(plan["script"] for plan in plans)
-    persist_changed = any(plan["file_after"] is not None for plan in plans)
+    persist_changed = any(plan["file_after"] is not None or plan["remove_file"] for plan in plans)
     result = dict(changed=live_changed or persist_changed, live_changed=live_changed,
                   persist_changed=persist_changed, rules=rules)
     if module._diff:
@@ -244,7 +253,9 @@ def main():
         if plan["script"]:
             run(module, [plan["restore"], "--noflush", "-w"], data=plan["script"])
     for plan in plans:
-        if plan["file_after"] is not None:
+        if plan["remove_file"]:
+            os.remove(plan["path"])
+        elif plan["file_after"] is not None:
             write_file(module, plan["path"], plan["file_after"])
     module.exit_json(**result)
 

@@ -304,8 +304,24 @@ def test_ipt_persisted_files_load_at_boot(netns, fresh_netns, tmp_path, variant)
     assert not ok(module(fresh_netns, "iptables_rules", args, check=True))["changed"]
     assert ipt_save(fresh_netns, variant) == ipt_save(netns, variant)
 
+    assert (tmp_path / "rules.v6").read_text().startswith("# netsec.bjnp created this file")
     ok(module(netns, "iptables_rules", dict(args, state="absent")))
     assert (tmp_path / "rules.v4").read_text() == IPT_FOREIGN
+    assert not (tmp_path / "rules.v6").exists(), "the file the module created is gone: the host boots as before"
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_ipt_created_file_changed_since_is_kept_by_absent(netns, tmp_path, variant):
+    load_foreign(netns, variant)
+    args = ipt_args(tmp_path, variant, persist=True)
+    ok(module(netns, "iptables_rules", args))
+    rules_v4 = tmp_path / "rules.v4"
+    rules_v4.write_text(rules_v4.read_text().replace("--dport 22 -j ACCEPT", "--dport 2222 -j ACCEPT"))
+    assert ok(module(netns, "iptables_rules", dict(args, state="absent"), check=True))["persist_changed"]
+    ok(module(netns, "iptables_rules", dict(args, state="absent")))
+    kept = rules_v4.read_text()
+    assert "--dport 2222 -j ACCEPT" in kept and "BJNP" not in kept and "netsec.bjnp" not in kept
+    assert not (tmp_path / "rules.v6").exists()
 
 
 @pytest.mark.parametrize("variant", VARIANTS)

@@ -279,6 +279,30 @@ def test_rules_file_without_filter_section():
     assert fw.merge_rules_file("", {"chains": {}, "jumps": {}}) == ""
 
 
+@pytest.mark.parametrize("seed", [SAVED, ""])
+def test_a_file_we_created_is_deleted_by_absent_while_nobody_changed_it(seed):
+    desired = fw.render_ipt(policy(modes=["host", "gateway"]), 4)
+    created = fw.seed_rules_file(seed, desired)
+    assert created.startswith(fw.SEED_HEADER) and created.endswith(fw.merge_rules_file(seed, desired))
+    # Later runs keep the header (and so the checksum), whatever the allow-list becomes.
+    rerun = fw.merge_rules_file(created, fw.render_ipt(policy(allowed=["192.0.2.10"]), 4))
+    assert rerun.splitlines()[0] == created.splitlines()[0]
+    assert fw.unmerge_rules_file(created) is None
+    assert fw.unmerge_rules_file(rerun) is None
+
+
+def test_a_file_we_created_and_someone_changed_is_kept_without_our_lines():
+    desired = fw.render_ipt(policy(), 4)
+    edited = fw.seed_rules_file(SAVED, desired).replace("--dport 22 -j ACCEPT", "--dport 2222 -j ACCEPT")
+    kept = fw.unmerge_rules_file(edited)
+    assert kept == SAVED.replace("--dport 22 -j ACCEPT", "--dport 2222 -j ACCEPT")
+
+
+def test_a_file_we_did_not_create_only_loses_our_lines():
+    merged = fw.merge_rules_file(SAVED, fw.render_ipt(policy(), 4))
+    assert fw.unmerge_rules_file(merged) == SAVED
+
+
 def test_strip_counters():
     assert fw.strip_counters(SAVED).splitlines()[:2] == ["*nat", ":PREROUTING ACCEPT [0:0]"]
     assert ":INPUT DROP [0:0]" in fw.strip_counters(SAVED)
