@@ -38,6 +38,12 @@ def assert_blocked(inventory, targets, group="client"):
     assert result["summary"]["exposed"] == 0, result
 
 
+def assert_exposed(inventory, targets, group="client"):
+    """From ``group``, every target is exposed again (what a roll-back must give back)."""
+    states, result = probe(inventory, group, targets)
+    assert result["summary"]["exposed"] == len(targets), states
+
+
 def assert_served(inventory, printer, targets, group="printserver"):
     """From the allowed print server, BJNP answers and a print job lands in the spool."""
     states, result = probe(inventory, group, targets, tcp_ports=(9100,), udp_ports=(8611,))

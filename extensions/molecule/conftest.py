@@ -66,6 +66,18 @@ def printer(inventory):
 
 
 @pytest.fixture(scope="session")
+def protected_hosts(inventory):
+    """Every host the role ran on (scenarios with one host per backend)."""
+    return _group_hosts(inventory, "protected")
+
+
+@pytest.fixture(scope="session")
+def printer_targets(inventory):
+    """Every address of every printer container."""
+    return [a for name in inventory.get_hosts("printer") for a in addresses(name)]
+
+
+@pytest.fixture(scope="session")
 def printer_addresses(inventory):
     return addresses(_first_name(inventory, "printer"))
 

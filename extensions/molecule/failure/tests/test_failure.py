@@ -17,8 +17,9 @@ import re
 import pytest
 import testinfra
 
-from conftest import (SNAPSHOT_DIR, addresses, changed_files, config_checksums, probe, run_playbook,
-                      saved_config_checksums, saved_snapshot, snapshot)
+import bjnp_molecule as checks
+from conftest import (SNAPSHOT_DIR, addresses, changed_files, config_checksums, run_playbook, saved_config_checksums,
+                      saved_snapshot, snapshot)
 
 SCENARIO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # What our rules look like in `nft list ruleset`, per backend (iptables-nft chains show there too).
@@ -39,9 +40,7 @@ def assert_as_before(inventory, hosts):
     for name, host in hosts.items():
         assert snapshot(host) == saved_snapshot(host), name
         assert changed_files(saved_config_checksums(host), config_checksums(host)) == [], name
-    targets = [a for name in hosts for a in addresses(name)]
-    states, result = probe(inventory, "client", targets)
-    assert result["summary"]["exposed"] == len(targets), states
+    checks.assert_exposed(inventory, [a for name in hosts for a in addresses(name)])
 
 
 def assert_rules_were_live(hosts, backends):
