@@ -13,13 +13,16 @@ import uuid
 import testinfra
 from conftest import probe, send_print_job, spool_jobs
 
-# Boot-time reloads: flush what is live, then load the persisted rules the way boot does.
+# Boot-time reloads per backend: flush what is live, then load the persisted rules the way boot
+# does. Both iptables variants: `iptables` is whichever the alternatives point at, as at boot.
+IPTABLES_BOOT_RELOAD = (
+    "for t in iptables ip6tables; do $t -F && $t -X && $t -P INPUT ACCEPT && $t -P FORWARD ACCEPT; done"
+    " && netfilter-persistent start"
+)
 BOOT_RELOAD = {
     "nftables": "nft flush ruleset && nft -f /etc/nftables.conf",
-    "iptables": (
-        "for t in iptables ip6tables; do $t -F && $t -X && $t -P INPUT ACCEPT && $t -P FORWARD ACCEPT; done"
-        " && netfilter-persistent start"
-    ),
+    "iptables-nft": IPTABLES_BOOT_RELOAD,
+    "iptables-legacy": IPTABLES_BOOT_RELOAD,
     "ufw": "ufw reload",
     "firewalld": "firewall-cmd --reload",
 }

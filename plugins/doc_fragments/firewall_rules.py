@@ -8,7 +8,7 @@ __metaclass__ = type
 
 
 class ModuleDocFragment(object):
-    """The rule options nftables_rules and iptables_rules share (RULE_ARGUMENT_SPEC in bjnp_firewall)."""
+    """The rule options every backend shares (RULE_ARGUMENT_SPEC in bjnp_firewall)."""
 
     DOCUMENTATION = r"""
 options:

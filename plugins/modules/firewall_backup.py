@@ -35,7 +35,7 @@ options:
       - The firewall backend whose state is saved.
     type: str
     required: true
-    choices: [nftables, iptables-nft, iptables-legacy, ufw, firewalld]
+    choices: [firewalld, ufw, nftables, iptables-nft, iptables-legacy]
   dir:
     description:
       - Directory receiving the backups. Created when missing; its mode is set to C(0700).
@@ -164,105 +164,21 @@ pruned:
   sample: [/var/backups/bjnp/20261101T080000.000000Z-nftables.nft, /var/backups/bjnp/20261101T080000.000000Z-nftables.json]
 """
 
-import datetime
-import io
-import json
-import os
-import socket
-import tarfile
-
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import (
-    BACKENDS,
-    CONFIG_PATHS,
-    IPTABLES_COMMANDS,
-    METADATA_SUFFIX,
-    archive_name,
-    build_metadata,
-    generation_base,
-    generation_files,
-    select_prune,
-    stamp,
+from ansible_collections.netsec.bjnp.plugins.module_utils._io import FirewallError, Runner
+from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.backups import take_backup
+from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.registry import (
+    BACKEND_ARGUMENT_SPEC,
+    NAMES,
+    backend_class,
 )
-
-
-def run(module, args, check_rc=True):
-    rc, out, err = module.run_command(args, check_rc=False)
-    if check_rc and rc != 0:
-        module.fail_json(msg="%s failed (rc=%d): %s" % (" ".join(args), rc, (err or out).strip()))
-    return rc, out, err
-
-
-def iptables_dump(module, backend, family):
-    save = module.get_bin_path(IPTABLES_COMMANDS[backend][family][0], required=True)
-    return run(module, [save])[1]
-
-
-def config_archive(paths):
-    """A tar of the configuration paths that exist, and the list of those paths."""
-    buf = io.BytesIO()
-    present = []
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for path in paths:
-            if os.path.lexists(path):
-                present.append(path)
-                tar.add(path, arcname=archive_name(path), recursive=True)
-    return buf.getvalue(), present
-
-
-def collect(module, backend):
-    """Role -> bytes of every data file, and extra metadata."""
-    data = {}
-    extra = {}
-    if backend == "nftables":
-        nft = module.get_bin_path("nft", required=True)
-        data["ruleset"] = run(module, [nft, "list", "ruleset"])[1]
-    elif backend in ("iptables-nft", "iptables-legacy"):
-        for family in ("ipv4", "ipv6"):
-            data[family] = iptables_dump(module, backend, family)
-    elif backend == "ufw":
-        data["config"], extra["paths"] = config_archive(CONFIG_PATHS["ufw"])
-        for family in ("ipv4", "ipv6"):
-            data[family] = iptables_dump(module, backend, family)
-        ufw = module.get_bin_path("ufw", required=True)
-        extra["running"] = "Status: active" in run(module, [ufw, "status"], check_rc=False)[1]
-    elif backend == "firewalld":
-        data["config"], extra["paths"] = config_archive(CONFIG_PATHS["firewalld"])
-        cmd = module.get_bin_path("firewall-cmd", required=True)
-        extra["running"] = run(module, [cmd, "--state"], check_rc=False)[0] == 0
-        data["zones"] = run(module, [cmd, "--list-all-zones"])[1] if extra["running"] else ""
-    encoded = {}
-    for role, value in data.items():
-        encoded[role] = value if isinstance(value, bytes) else value.encode("utf-8")
-    return encoded, extra
-
-
-def write_private(path, data):
-    """Create `path` 0600 (never overwriting) and write `data` to disk."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(data)
-        handle.flush()
-        os.fsync(handle.fileno())
-
-
-def ensure_dir(module, path):
-    if not os.path.isdir(path):
-        if module.check_mode:
-            return
-        os.makedirs(path, 0o700)
-    if module.check_mode:
-        return
-    os.chmod(path, 0o700)
-    if os.geteuid() == 0:
-        os.chown(path, 0, 0)
 
 
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            backend=dict(type="str", required=True, choices=sorted(BACKENDS)),
+            backend=dict(type="str", required=True, choices=NAMES),
             dir=dict(type="path", default="/var/backups/bjnp"),
             keep=dict(type="int", default=10),
             change_id=dict(type="str", default=""),
@@ -271,45 +187,15 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    backend = params["backend"]
-    directory = params["dir"]
-    if params["keep"] < 1:
-        module.fail_json(msg="keep must be at least 1, got %d" % params["keep"])
-
-    now = datetime.datetime.now(datetime.timezone.utc)
-    base = generation_base(stamp(now), backend)
-    names = generation_files(base, backend)
-    main_path = os.path.join(directory, names[0][1])
-    metadata_path = os.path.join(directory, base + METADATA_SUFFIX)
-
-    data, extra = collect(module, backend)
-    files = [(role, name, data[role]) for role, name in names]
-    metadata = build_metadata(now.isoformat(), backend, base, socket.gethostname(),
-                              params["change_id"], params["label"], files, extra)
-
-    ensure_dir(module, directory)
-    listing = os.listdir(directory) if os.path.isdir(directory) else []
-    pruned = [os.path.join(directory, name) for name in select_prune(listing, backend, params["keep"], base)]
-
-    if not module.check_mode:
-        written = []
-        try:
-            for dummy, name, content in files:
-                path = os.path.join(directory, name)
-                write_private(path, content)
-                written.append(path)
-            write_private(metadata_path, json.dumps(metadata, indent=2, sort_keys=True).encode("utf-8") + b"\n")
-        except OSError as exc:
-            for path in written:
-                os.unlink(path)
-            module.fail_json(msg="could not write backup %s: %s" % (base, exc))
-        for path in pruned:
-            try:
-                os.unlink(path)
-            except FileNotFoundError:
-                pass  # pruned by a concurrent run
-
-    module.exit_json(changed=True, path=main_path, metadata_path=metadata_path, metadata=metadata, pruned=pruned)
+    # Backing up reads the whole backend; its own options keep their defaults.
+    options = dict((name, spec.get("default")) for name, spec in BACKEND_ARGUMENT_SPEC.items())
+    try:
+        backend = backend_class(params["backend"])(Runner(module), options)
+        result = take_backup(backend, params["dir"], params["keep"], params["change_id"], params["label"],
+                             check_mode=module.check_mode)
+    except FirewallError as exc:
+        module.fail_json(msg=exc.message, **exc.details)
+    module.exit_json(changed=True, **result)
 
 
 if __name__ == "__main__":

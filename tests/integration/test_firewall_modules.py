@@ -1,9 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright: netsec.bjnp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""nftables_rules and iptables_rules on real nftables / iptables, each test in its own netns.
+"""firewall_rules with the nftables and iptables backends on real nftables / iptables, each test in its own netns.
 
-The modules run as users run them (``ansible localhost -m ...``) inside the namespace, on a
+The module runs as users run them (``ansible localhost -m ...``) inside the namespace, on a
 ruleset that already holds someone else's rules. What is asserted: the live listing equals the
 rendered rules; a second run and a check-mode run change nothing; drift (flushed chain, deleted
 table, jump pushed down) is reported in check mode and repaired; absent restores the ruleset
@@ -71,9 +71,9 @@ def sh(ns, script, check=True):
     return proc.stdout
 
 
-def module(ns, name, args, check=False, diff=False):
-    """Run netsec.bjnp.<name> inside ``ns`` through the ansible CLI; return its result dict."""
-    cmd = ["ip", "netns", "exec", ns, os.path.join(BIN, "ansible"), "localhost", "-m", "netsec.bjnp." + name,
+def module(ns, args, check=False, diff=False):
+    """Run netsec.bjnp.firewall_rules inside ``ns`` through the ansible CLI; return its result dict."""
+    cmd = ["ip", "netns", "exec", ns, os.path.join(BIN, "ansible"), "localhost", "-m", "netsec.bjnp.firewall_rules",
            "-a", json.dumps(args)]
     cmd += ["--check"] if check else []
     cmd += ["--diff"] if diff else []
@@ -112,10 +112,12 @@ fresh_netns = netns
 # --- nftables -----------------------------------------------------------------------------
 
 def nft_args(tmp_path, **extra):
-    args = dict(mode=["host", "gateway"], allowed_sources=["192.0.2.0/24", "2001:db8::5"],
+    args = dict(backend="nftables", mode=["host", "gateway"], allowed_sources=["192.0.2.0/24", "2001:db8::5"],
                 protected_destinations=["198.51.100.0/24", "2001:db8:1::/48"],
-                persist_path=str(tmp_path / "nftables.d" / "netsec-bjnp.nft"),
-                nftables_conf=str(tmp_path / "nftables.conf"))
+                nftables_persist_path=str(tmp_path / "nftables.d" / "netsec-bjnp.nft"),
+                nftables_conf=str(tmp_path / "nftables.conf"), backup_dir=str(tmp_path / "backups"),
+                # The namespace shares systemd with the host: never enable the host's nftables.service.
+                nftables_enable_service=False)
     args.update(extra)
     return args
 
@@ -125,24 +127,24 @@ def test_nft_apply_idempotent_and_foreign_tables_untouched(netns, tmp_path):
     before = sh(netns, "nft list ruleset")
     foreign = [sh(netns, "nft list table %s" % table) for table in ("inet filter", "ip nat")]
 
-    first = ok(module(netns, "nftables_rules", nft_args(tmp_path, action="reject"), diff=True))
-    assert first["changed"] and first["live_changed"]
+    first = ok(module(netns, nft_args(tmp_path, action="reject"), diff=True))
+    assert first["changed"] and first["plan"]["live_changed"]
     live = sh(netns, "nft list table inet bjnp")
-    assert " ".join(live.split()) == " ".join(first["rules"].split())
+    assert " ".join(live.split()) == " ".join(first["plan"]["rules"].split())
     assert "ip6 daddr @protected_v6 udp dport 8611-8614 reject with icmpv6 port-unreachable" in live
-    assert first["diff"][0]["after"] == first["rules"]
+    assert first["diff"][0]["after"] == first["plan"]["rules"]
     assert [sh(netns, "nft list table %s" % table) for table in ("inet filter", "ip nat")] == foreign
 
-    again = ok(module(netns, "nftables_rules", nft_args(tmp_path, action="reject")))
+    again = ok(module(netns, nft_args(tmp_path, action="reject")))
     assert not again["changed"]
-    checked = ok(module(netns, "nftables_rules", nft_args(tmp_path, action="reject"), check=True))
+    checked = ok(module(netns, nft_args(tmp_path, action="reject"), check=True))
     assert not checked["changed"]
 
-    paths = dict((key, nft_args(tmp_path)[key]) for key in ("persist_path", "nftables_conf"))
-    gone = ok(module(netns, "nftables_rules", dict(paths, state="absent")))
+    paths = dict((key, nft_args(tmp_path)[key]) for key in ("backend", "backup_dir", "nftables_persist_path", "nftables_conf"))
+    gone = ok(module(netns, dict(paths, state="absent")))
     assert gone["changed"]
     assert sh(netns, "nft list ruleset") == before
-    assert not ok(module(netns, "nftables_rules", dict(state="absent")))["changed"]
+    assert not ok(module(netns, dict(paths, state="absent")))["changed"]
 
 
 @pytest.mark.parametrize("drift", [
@@ -153,25 +155,25 @@ def test_nft_apply_idempotent_and_foreign_tables_untouched(netns, tmp_path):
 ])
 def test_nft_drift_is_reported_in_check_mode_and_repaired(netns, tmp_path, drift):
     args = nft_args(tmp_path)
-    ok(module(netns, "nftables_rules", args))
+    ok(module(netns, args))
     wanted = sh(netns, "nft list table inet bjnp")
     sh(netns, drift)
     drifted = sh(netns, "nft list ruleset")
-    checked = ok(module(netns, "nftables_rules", args, check=True, diff=True))
-    assert checked["changed"] and checked["live_changed"] and not checked["persist_changed"]
+    checked = ok(module(netns, args, check=True, diff=True))
+    assert checked["changed"] and checked["plan"]["live_changed"] and not checked["plan"]["persist_changed"]
     assert sh(netns, "nft list ruleset") == drifted, "check mode changed the ruleset"
-    assert ok(module(netns, "nftables_rules", args))["live_changed"]
+    assert ok(module(netns, args))["plan"]["live_changed"]
     assert sh(netns, "nft list table inet bjnp") == wanted
-    assert not ok(module(netns, "nftables_rules", args))["changed"]
+    assert not ok(module(netns, args))["changed"]
 
 
 def test_nft_check_mode_on_a_fresh_host_changes_nothing(netns, tmp_path):
-    result = ok(module(netns, "nftables_rules", nft_args(tmp_path, persist=True), check=True, diff=True))
-    assert result["changed"] and result["live_changed"] and result["persist_changed"]
+    result = ok(module(netns, nft_args(tmp_path, persist=True), check=True, diff=True))
+    assert result["changed"] and result["plan"]["live_changed"] and result["plan"]["persist_changed"]
     assert sh(netns, "nft list ruleset") == ""
     assert not os.path.exists(str(tmp_path / "nftables.conf"))
     assert [entry["before_header"] for entry in result["diff"]][1:] == [
-        nft_args(tmp_path)["persist_path"], str(tmp_path / "nftables.conf")]
+        nft_args(tmp_path)["nftables_persist_path"], str(tmp_path / "nftables.conf")]
 
 
 def test_nft_persisted_file_loads_at_boot_and_absent_removes_it(netns, fresh_netns, tmp_path):
@@ -179,32 +181,45 @@ def test_nft_persisted_file_loads_at_boot_and_absent_removes_it(netns, fresh_net
     original = "#!/usr/sbin/nft -f\n\nflush ruleset\n%s" % NFT_FOREIGN
     conf.write_text(original)
     args = nft_args(tmp_path, persist=True)
-    result = ok(module(netns, "nftables_rules", args))
-    assert result["persist_changed"] and os.path.exists(result["backup_file"])
-    assert oct(os.stat(args["persist_path"]).st_mode & 0o777) == "0o644"
+    result = ok(module(netns, args))
+    assert result["plan"]["persist_changed"]
+    # No "~" copies pile up next to nftables.conf: absent gives the file back exactly instead.
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backups", "nftables.conf", "nftables.d"]
+    assert oct(os.stat(args["nftables_persist_path"]).st_mode & 0o777) == "0o644"
     assert conf.read_text().startswith(original)
-    assert conf.read_text().endswith('include "%s"\n' % args["persist_path"])
-    assert not ok(module(netns, "nftables_rules", args))["changed"]
+    assert conf.read_text().endswith('include "%s"\n' % args["nftables_persist_path"])
+    assert not ok(module(netns, args))["changed"]
 
     # "Boot": a fresh namespace loads nftables.conf the way nftables.service does.
     sh(fresh_netns, "nft -f %s" % conf)
     assert sh(fresh_netns, "nft list table inet bjnp") == sh(netns, "nft list table inet bjnp")
-    assert not ok(module(fresh_netns, "nftables_rules", args, check=True))["changed"]
+    assert not ok(module(fresh_netns, args, check=True))["changed"]
     # Loading twice (a service reload without flush) must not fail or duplicate anything.
-    sh(fresh_netns, "nft -f %s" % args["persist_path"])
-    assert not ok(module(fresh_netns, "nftables_rules", args, check=True))["changed"]
+    sh(fresh_netns, "nft -f %s" % args["nftables_persist_path"])
+    assert not ok(module(fresh_netns, args, check=True))["changed"]
 
-    gone = ok(module(netns, "nftables_rules", dict(args, state="absent")))
-    assert gone["changed"] and gone["persist_changed"]
+    gone = ok(module(netns, dict(args, state="absent")))
+    assert gone["changed"] and gone["plan"]["persist_changed"]
     assert conf.read_text() == original
-    assert not os.path.exists(args["persist_path"])
+    assert not os.path.exists(args["nftables_persist_path"])
+
+
+def test_nft_conf_that_would_not_load_is_never_written(netns, tmp_path):
+    # The include line is added only to a nftables.conf that nft -c still accepts: a broken
+    # include elsewhere in it must not become a firewall that fails to load at boot.
+    conf = tmp_path / "nftables.conf"
+    original = '#!/usr/sbin/nft -f\nflush ruleset\ninclude "%s"\n' % (tmp_path / "missing.nft")
+    conf.write_text(original)
+    result = module(netns, nft_args(tmp_path, persist=True))
+    assert result.get("failed") and "nft -c rejected" in result["msg"] and str(conf) in result["msg"], result
+    assert conf.read_text() == original
 
 
 def test_nft_bad_values_fail_before_anything_changes(netns, tmp_path):
     for bad, named in (({"allowed_sources": ["10.0.0.5/24"]}, "'10.0.0.5/24'"),
                        ({"ports": [{"protocol": "tcp", "port": "9100-80"}]}, "'9100-80' runs backwards"),
                        ({"protected_destinations": ["printers"]}, "'printers'")):
-        result = module(netns, "nftables_rules", nft_args(tmp_path, persist=True, **bad))
+        result = module(netns, nft_args(tmp_path, persist=True, **bad))
         assert result.get("failed") and named in result["msg"], result
     assert sh(netns, "nft list ruleset") == ""
     assert not os.path.exists(str(tmp_path / "nftables.conf"))
@@ -218,9 +233,9 @@ VARIANTS = [pytest.param(variant, marks=pytest.mark.skipif(
 
 
 def ipt_args(tmp_path, variant, **extra):
-    args = dict(variant=variant, mode=["host", "gateway"], allowed_sources=["192.0.2.0/24", "2001:db8::5"],
-                protected_destinations=["198.51.100.0/24"],
-                rules_v4=str(tmp_path / "rules.v4"), rules_v6=str(tmp_path / "rules.v6"))
+    args = dict(backend="iptables-" + variant, mode=["host", "gateway"], allowed_sources=["192.0.2.0/24", "2001:db8::5"],
+                protected_destinations=["198.51.100.0/24"], backup_dir=str(tmp_path / "backups"),
+                iptables_rules_v4=str(tmp_path / "rules.v4"), iptables_rules_v6=str(tmp_path / "rules.v6"))
     args.update(extra)
     return args
 
@@ -240,12 +255,12 @@ def test_ipt_apply_idempotent_absent_restores_byte_for_byte(netns, tmp_path, var
     before = ipt_save(netns, variant)
     args = ipt_args(tmp_path, variant, action="reject")
 
-    first = ok(module(netns, "iptables_rules", args, diff=True))
-    assert first["changed"] and first["live_changed"]
+    first = ok(module(netns, args, diff=True))
+    assert first["changed"] and first["plan"]["live_changed"]
     listing = sh(netns, "iptables-%s -w -S" % variant).splitlines()
     assert listing.index("-A INPUT -j BJNP-INPUT") < listing.index("-A INPUT -p tcp -m tcp --dport 22 -j ACCEPT")
     assert listing.index("-A FORWARD -j BJNP-FORWARD") < listing.index("-A FORWARD -j DOCKER-USER")
-    for line in first["rules"]["ipv4"].splitlines():
+    for line in first["plan"]["rules"]["ipv4"].splitlines():
         if line.startswith("-A"):
             assert line in listing
     v6 = sh(netns, "ip6tables-%s -w -S" % variant)
@@ -253,19 +268,19 @@ def test_ipt_apply_idempotent_absent_restores_byte_for_byte(netns, tmp_path, var
     assert "icmp6-port-unreachable" in v6
     assert "BJNP-FORWARD" not in v6, "gateway destinations are IPv4 only: no IPv6 forward chain"
 
-    assert not ok(module(netns, "iptables_rules", args))["changed"]
-    assert not ok(module(netns, "iptables_rules", args, check=True))["changed"]
+    assert not ok(module(netns, args))["changed"]
+    assert not ok(module(netns, args, check=True))["changed"]
 
-    assert ok(module(netns, "iptables_rules", dict(args, state="absent")))["changed"]
+    assert ok(module(netns, dict(args, state="absent")))["changed"]
     assert ipt_save(netns, variant) == before
-    assert not ok(module(netns, "iptables_rules", dict(args, state="absent")))["changed"]
+    assert not ok(module(netns, dict(args, state="absent")))["changed"]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
 def test_ipt_drift_is_reported_and_repaired(netns, tmp_path, variant):
     load_foreign(netns, variant)
     args = ipt_args(tmp_path, variant)
-    ok(module(netns, "iptables_rules", args))
+    ok(module(netns, args))
     wanted = ipt_save(netns, variant)
     for drift in ("iptables-{v} -w -F BJNP-INPUT",
                   "iptables-{v} -w -I INPUT 1 -p tcp --dport 9100 -j ACCEPT",
@@ -273,10 +288,10 @@ def test_ipt_drift_is_reported_and_repaired(netns, tmp_path, variant):
                   "iptables-{v} -w -A INPUT -j BJNP-INPUT"):
         sh(netns, drift.format(v=variant))
         drifted = ipt_save(netns, variant)
-        checked = ok(module(netns, "iptables_rules", args, check=True))
-        assert checked["live_changed"], drift
+        checked = ok(module(netns, args, check=True))
+        assert checked["plan"]["live_changed"], drift
         assert ipt_save(netns, variant) == drifted, "check mode changed the ruleset"
-        ok(module(netns, "iptables_rules", args))
+        ok(module(netns, args))
         after = ipt_save(netns, variant)
         if "ACCEPT" in drift:
             # Someone's rule stays; our jump is back on top of it.
@@ -284,7 +299,7 @@ def test_ipt_drift_is_reported_and_repaired(netns, tmp_path, variant):
             sh(netns, "iptables-%s -w -D INPUT -p tcp --dport 9100 -j ACCEPT" % variant)
             after = ipt_save(netns, variant)
         assert after == wanted, drift
-        assert not ok(module(netns, "iptables_rules", args))["changed"]
+        assert not ok(module(netns, args))["changed"]
 
 
 @pytest.mark.parametrize("variant", VARIANTS)
@@ -292,20 +307,20 @@ def test_ipt_persisted_files_load_at_boot(netns, fresh_netns, tmp_path, variant)
     load_foreign(netns, variant)
     (tmp_path / "rules.v4").write_text(IPT_FOREIGN)
     args = ipt_args(tmp_path, variant, persist=True)
-    result = ok(module(netns, "iptables_rules", args, diff=True))
-    assert result["persist_changed"]
+    result = ok(module(netns, args, diff=True))
+    assert result["plan"]["persist_changed"]
     assert (tmp_path / "rules.v4").read_text().startswith("*filter\n:INPUT DROP [0:0]\n")
     assert oct(os.stat(str(tmp_path / "rules.v6")).st_mode & 0o777) == "0o640", "a new file is root-only"
-    assert not ok(module(netns, "iptables_rules", args))["changed"]
+    assert not ok(module(netns, args))["changed"]
 
     # "Boot": netfilter-persistent runs iptables-restore on each file (flushing the tables it names).
     for command, path in (("iptables", "rules.v4"), ("ip6tables", "rules.v6")):
         sh(fresh_netns, "%s-%s-restore < %s" % (command, variant, tmp_path / path))
-    assert not ok(module(fresh_netns, "iptables_rules", args, check=True))["changed"]
+    assert not ok(module(fresh_netns, args, check=True))["changed"]
     assert ipt_save(fresh_netns, variant) == ipt_save(netns, variant)
 
     assert (tmp_path / "rules.v6").read_text().startswith("# netsec.bjnp created this file")
-    ok(module(netns, "iptables_rules", dict(args, state="absent")))
+    ok(module(netns, dict(args, state="absent")))
     assert (tmp_path / "rules.v4").read_text() == IPT_FOREIGN
     assert not (tmp_path / "rules.v6").exists(), "the file the module created is gone: the host boots as before"
 
@@ -314,11 +329,11 @@ def test_ipt_persisted_files_load_at_boot(netns, fresh_netns, tmp_path, variant)
 def test_ipt_created_file_changed_since_is_kept_by_absent(netns, tmp_path, variant):
     load_foreign(netns, variant)
     args = ipt_args(tmp_path, variant, persist=True)
-    ok(module(netns, "iptables_rules", args))
+    ok(module(netns, args))
     rules_v4 = tmp_path / "rules.v4"
     rules_v4.write_text(rules_v4.read_text().replace("--dport 22 -j ACCEPT", "--dport 2222 -j ACCEPT"))
-    assert ok(module(netns, "iptables_rules", dict(args, state="absent"), check=True))["persist_changed"]
-    ok(module(netns, "iptables_rules", dict(args, state="absent")))
+    assert ok(module(netns, dict(args, state="absent"), check=True))["plan"]["persist_changed"]
+    ok(module(netns, dict(args, state="absent")))
     kept = rules_v4.read_text()
     assert "--dport 2222 -j ACCEPT" in kept and "BJNP" not in kept and "netsec.bjnp" not in kept
     assert not (tmp_path / "rules.v6").exists()
@@ -329,11 +344,11 @@ def test_ipt_whole_family_networks_are_idempotent(netns, tmp_path, variant):
     # iptables -S prints no -s/-d for 0.0.0.0/0 or ::/0: the rendered rules must not carry one either.
     args = ipt_args(tmp_path, variant, mode=["gateway"], allowed_sources=["::/0"],
                     protected_destinations=["0.0.0.0/0", "::/0"])
-    assert ok(module(netns, "iptables_rules", args))["live_changed"]
+    assert ok(module(netns, args))["plan"]["live_changed"]
     assert "-A BJNP-FORWARD -p udp -m udp --dport 8611:8614 -j DROP" in sh(netns, "iptables-%s -w -S BJNP-FORWARD" % variant)
     assert sh(netns, "ip6tables-%s -w -S BJNP-FORWARD" % variant).splitlines()[1] == "-A BJNP-FORWARD -j RETURN"
-    assert not ok(module(netns, "iptables_rules", args, check=True))["changed"]
-    assert not ok(module(netns, "iptables_rules", args))["changed"]
+    assert not ok(module(netns, args, check=True))["changed"]
+    assert not ok(module(netns, args))["changed"]
 
 
 # --- real traffic ---------------------------------------------------------------------------
@@ -351,28 +366,28 @@ def exposure(pair):
                 for address in (pair.LAB_V4, pair.LAB_V6) for proto, port in (("tcp", 9100), ("udp", 8611)))
 
 
-@pytest.mark.parametrize("name, extra", [
-    ("nftables_rules", {}),
-    ("iptables_rules", {"variant": "nft"}),
-    ("iptables_rules", {"variant": "legacy"}),
+@pytest.mark.parametrize("extra", [
+    {"backend": "nftables", "backup": False},
+    {"backend": "iptables-nft", "backup": False},
+    {"backend": "iptables-legacy", "backup": False},
 ])
-def test_traffic_blocked_unless_allowed(netns_pair, emulator_in_lab, name, extra):
+def test_traffic_blocked_unless_allowed(netns_pair, emulator_in_lab, extra):
     pair = netns_pair
     assert set(exposure(pair).values()) == {"open"}
 
-    ok(module(pair.lab, name, dict(extra, allowed_sources=["192.0.2.1", "2001:db8::1"])))
+    ok(module(pair.lab, dict(extra, allowed_sources=["192.0.2.1", "2001:db8::1"])))
     seen = exposure(pair)
     assert set(seen.values()) == {"filtered", "open|filtered"}
     assert seen[(pair.LAB_V4, "tcp")] == "filtered" and seen[(pair.LAB_V6, "tcp")] == "filtered"
 
-    ok(module(pair.lab, name, dict(extra, allowed_sources=[pair.SCAN_V4, pair.SCAN_V6], action="reject")))
+    ok(module(pair.lab, dict(extra, allowed_sources=[pair.SCAN_V4, pair.SCAN_V6], action="reject")))
     assert set(exposure(pair).values()) == {"open"}
 
-    ok(module(pair.lab, name, dict(extra, allowed_sources=[pair.SCAN_V4], action="reject")))
+    ok(module(pair.lab, dict(extra, allowed_sources=[pair.SCAN_V4], action="reject")))
     seen = exposure(pair)
     assert seen[(pair.LAB_V4, "tcp")] == "open" and seen[(pair.LAB_V6, "tcp")] == "closed"
 
-    ok(module(pair.lab, name, dict(extra, state="absent")))
+    ok(module(pair.lab, dict(extra, state="absent")))
     assert set(exposure(pair).values()) == {"open"}
 
 
@@ -429,12 +444,12 @@ def routed_exposure(topology):
                 for address in (topology.PRINTER_V4, topology.PRINTER_V6) for proto, port in (("tcp", 9100), ("udp", 8611)))
 
 
-@pytest.mark.parametrize("name, extra", [
-    ("nftables_rules", {}),
-    ("iptables_rules", {"variant": "nft"}),
-    ("iptables_rules", {"variant": "legacy"}),
+@pytest.mark.parametrize("extra", [
+    {"backend": "nftables", "backup": False},
+    {"backend": "iptables-nft", "backup": False},
+    {"backend": "iptables-legacy", "backup": False},
 ])
-def test_gateway_mode_protects_the_printers_behind_the_router(routed, start_emulator, name, extra):
+def test_gateway_mode_protects_the_printers_behind_the_router(routed, start_emulator, extra):
     start_emulator(binds=[routed.PRINTER_V4, routed.PRINTER_V6], netns=routed.printer)
     # Fresh links: wait (up to 10 s) until the printer is reachable through the router at all.
     deadline = time.monotonic() + 10
@@ -442,18 +457,18 @@ def test_gateway_mode_protects_the_printers_behind_the_router(routed, start_emul
         assert time.monotonic() < deadline, routed_exposure(routed)
 
     gateway = dict(extra, mode=["gateway"], protected_destinations=["10.202.2.0/24", "fd42:b2:2::/64"])
-    ok(module(routed.router, name, gateway))
+    ok(module(routed.router, gateway))
     assert set(routed_exposure(routed).values()) == {"filtered", "open|filtered"}
 
     # Other destinations are not ours to judge: protecting another network reopens the printer.
-    ok(module(routed.router, name, dict(gateway, protected_destinations=["10.202.9.0/24"])))
+    ok(module(routed.router, dict(gateway, protected_destinations=["10.202.9.0/24"])))
     seen = routed_exposure(routed)
     assert seen[(routed.PRINTER_V4, "tcp")] == "open" and seen[(routed.PRINTER_V6, "tcp")] == "open"
 
-    ok(module(routed.router, name, dict(gateway, allowed_sources=[routed.CLIENT_V4], action="reject")))
+    ok(module(routed.router, dict(gateway, allowed_sources=[routed.CLIENT_V4], action="reject")))
     seen = routed_exposure(routed)
     assert seen[(routed.PRINTER_V4, "tcp")] == "open" and seen[(routed.PRINTER_V4, "udp")] == "open"
     assert seen[(routed.PRINTER_V6, "tcp")] == "closed"
 
-    ok(module(routed.router, name, dict(gateway, state="absent")))
+    ok(module(routed.router, dict(gateway, state="absent")))
     assert set(routed_exposure(routed).values()) == {"open"}

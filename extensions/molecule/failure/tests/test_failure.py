@@ -36,6 +36,11 @@ def backends(inventory):
     return dict((name, inventory.get_variables(name)["bjnp_mol_backend"]) for name in inventory.get_hosts("protected"))
 
 
+@pytest.fixture(scope="module")
+def failing_check(inventory):
+    return inventory.get_variables(inventory.get_hosts("protected")[0])["bjnp_mol_failing_check"]
+
+
 def assert_as_before(inventory, hosts):
     for name, host in hosts.items():
         assert snapshot(host) == saved_snapshot(host), name
@@ -51,15 +56,16 @@ def assert_rules_were_live(hosts, backends):
         assert OUR_RULES[backends[name]] not in saved_snapshot(host)["nft"], name
 
 
-def test_failure_was_reported(hosts, backends):
+def test_failure_was_reported(hosts, backends, failing_check):
     for name, host in hosts.items():
         report = json.loads(host.file(SNAPSHOT_DIR + "/failure.json").content_string)
         result = report["result"]
         assert result["rolled_back"] is True and result["backend"] == backends[name], report
         assert result["backup"].startswith("/var/backups/bjnp/") and host.file(result["backup"]).exists, report
-        # The role names the failed check and the backup it restored.
-        assert "Run the site's own checks failed" in report["msg"] and "at-verify.nft" in report["msg"], report
-        assert "Restored %s (%s)." % (result["backup"], backends[name]) in report["msg"], report
+        # The role names the failed check (quoted as firewall_rules does; it printed nothing) and
+        # the backup it restored.
+        assert report["msg"] == "netsec.bjnp.firewall on %s: site check %r failed (rc=1). Restored %s (%s)." \
+            % (name, failing_check, result["backup"], backends[name]), report
 
 
 def test_rules_were_applied_before_the_failure(hosts, backends):
@@ -77,7 +83,7 @@ def test_the_play_fails_without_a_rescue(inventory, hosts, backends):
     output = " ".join(run_playbook(os.path.join(SCENARIO, "fail.yml"), expect_rc=2).split())
     for name in hosts:
         assert "fatal: [%s]: FAILED!" % name in output, output
-        assert re.search(r"netsec.bjnp.firewall on %s: .* Restored /var/backups/bjnp/\S+ \(%s\)\."
+        assert re.search(r"netsec.bjnp.firewall on %s: site check .* Restored /var/backups/bjnp/\S+ \(%s\)\."
                          % (re.escape(name), re.escape(backends[name])), output), output
     assert_rules_were_live(hosts, backends)
     assert_as_before(inventory, hosts)

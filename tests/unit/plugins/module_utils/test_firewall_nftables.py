@@ -1,0 +1,123 @@
+# -*- coding: utf-8 -*-
+# Copyright: netsec.bjnp contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Pure rendering and parsing of the nftables backend.
+
+The expected texts are what nftables 1.0.6 and iptables 1.8.9 print for the loaded rules
+(the integration tests load them into real network namespaces and compare the listing).
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import pytest
+from hypothesis import given, strategies as st
+
+from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_firewall
+from ansible_collections.netsec.bjnp.plugins.module_utils._firewall import nftables as fw
+
+PORTS = [{"protocol": "tcp", "port": 9100}, {"protocol": "tcp", "port": "8611-8614"},
+         {"protocol": "udp", "port": "8611-8614"}]
+
+
+def policy(allowed=(), modes=("host",), protected=(), action="drop", ports=None):
+    return bjnp_firewall.build_policy(PORTS if ports is None else ports, list(allowed), list(modes), list(protected), action)
+
+
+# --- nftables ---------------------------------------------------------------------------
+
+HOST_DEFAULT = """table inet bjnp {
+\tchain input {
+\t\ttype filter hook input priority filter - 10; policy accept;
+\t\tiifname "lo" accept
+\t\ttcp dport { 8611-8614, 9100 } drop
+\t\tudp dport 8611-8614 drop
+\t}
+}
+"""
+
+
+def test_nft_host_default_renders_as_nft_lists_it():
+    assert fw.render_nft_table(policy()) == HOST_DEFAULT
+
+
+def test_nft_allow_list_and_gateway_with_v4_destinations():
+    text = fw.render_nft_table(policy(allowed=["192.0.2.10", "2001:db8::/64"], modes=["host", "gateway"],
+                                      protected=["198.51.100.0/24"], action="reject"), table="t", priority=5)
+    assert text.startswith("table inet t {\n\tset allowed_v4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n"
+                           "\t\telements = { 192.0.2.10 }\n\t}\n\n\tset allowed_v6 {")
+    assert "\t\telements = { 2001:db8::/64 }\n" in text
+    assert "\tset protected_v4 {\n\t\ttype ipv4_addr\n\t\tflags interval\n\t\telements = { 198.51.100.0/24 }" in text
+    assert "protected_v6" not in text
+    assert "type filter hook forward priority filter + 5; policy accept;" in text
+    forward = text[text.index("chain forward"):]
+    assert forward.splitlines()[2:] == [
+        "\t\tip saddr @allowed_v4 accept",
+        "\t\tip6 saddr @allowed_v6 accept",
+        "\t\tip daddr @protected_v4 tcp dport { 8611-8614, 9100 } reject with tcp reset",
+        "\t\tip daddr @protected_v4 udp dport 8611-8614 reject with icmp port-unreachable",
+        "\t}", "}"]
+    host = text[text.index("chain input"):text.index("chain forward")]
+    assert "\t\tudp dport 8611-8614 reject\n" in host
+
+
+def test_nft_gateway_without_destinations_covers_every_forwarded_packet():
+    text = fw.render_nft_table(policy(modes=["gateway"]))
+    assert "chain input" not in text and "iifname" not in text
+    assert "\t\ttcp dport { 8611-8614, 9100 } drop\n\t\tudp dport 8611-8614 drop\n" in text
+
+
+def test_nft_v6_destinations_spell_icmpv6():
+    text = fw.render_nft_table(policy(modes=["gateway"], protected=["2001:db8:1::/48"], action="reject"))
+    assert "ip6 daddr @protected_v6 udp dport 8611-8614 reject with icmpv6 port-unreachable" in text
+    assert "ip daddr" not in text
+
+
+@pytest.mark.parametrize("offset, text", [(-10, "filter - 10"), (0, "filter"), (7, "filter + 7")])
+def test_nft_priority(offset, text):
+    assert fw.nft_priority(offset) == text
+
+
+def test_nft_transaction_replaces_only_our_table():
+    assert fw.render_nft_transaction(HOST_DEFAULT).splitlines()[:3] == [
+        "add table inet bjnp", "delete table inet bjnp", "table inet bjnp {"]
+    persisted = fw.render_nft_persist_file(HOST_DEFAULT)
+    assert persisted.startswith("#!/usr/sbin/nft -f\n#") and persisted.endswith(HOST_DEFAULT)
+
+
+def test_normalize_ignores_handles_and_wrapping_but_not_rules():
+    listed = ("table inet bjnp { # handle 7\n\tset allowed_v6 { # handle 2\n\t\ttype ipv6_addr\n"
+              "\t\tflags interval\n\t\telements = { ::1,\n\t\t\t     2001:db8::/32 }\n\t}\n}\n")
+    rendered = ("table inet bjnp {\n\tset allowed_v6 {\n\t\ttype ipv6_addr\n\t\tflags interval\n"
+                "\t\telements = { ::1, 2001:db8::/32 }\n\t}\n}\n")
+    assert fw.normalize_nft(listed) == fw.normalize_nft(rendered)
+    assert fw.normalize_nft(rendered.replace("::1", "::2")) != fw.normalize_nft(listed)
+    assert fw.normalize_nft(None) == ""
+
+
+DEBIAN_CONF = """#!/usr/sbin/nft -f
+
+flush ruleset
+
+table inet filter {
+\tchain input {
+\t\ttype filter hook input priority filter;
+\t}
+}
+"""
+
+
+def test_include_is_added_once_after_everything_and_removed_exactly():
+    path = "/etc/nftables.d/netsec-bjnp.nft"
+    added = fw.add_include(DEBIAN_CONF, path)
+    assert added.startswith(DEBIAN_CONF)
+    assert added.endswith('include "/etc/nftables.d/netsec-bjnp.nft"\n')
+    assert fw.add_include(added, path) == added
+    assert fw.remove_include(added, path) == DEBIAN_CONF
+    assert fw.remove_include(DEBIAN_CONF, path) == DEBIAN_CONF
+
+
+def test_include_into_missing_conf():
+    added = fw.add_include(None, "/x.nft")
+    assert added.splitlines()[0] == "#!/usr/sbin/nft -f" and added.endswith('include "/x.nft"\n')
