@@ -53,12 +53,25 @@ CONTROLLER_ACTIONS = frozenset(
                  "add_host", "set_stats", "pause"))
 
 
+# The collection under test (--tree): this checkout by default, or another checkout (for example a
+# git worktree of the previous main) run with this checkout's venv, playbook and connection plugin.
+COLLECTIONS = [os.path.join(ROOT, ".cache", "collections")]
+
+
+def use_tree(path):
+    """Make ansible resolve netsec.bjnp to the checkout at ``path``."""
+    link_root = tempfile.mkdtemp(prefix="bjnpbench-tree-")
+    atexit.register(shutil.rmtree, link_root, True)
+    os.makedirs(os.path.join(link_root, "ansible_collections", "netsec"))
+    os.symlink(os.path.abspath(path), os.path.join(link_root, "ansible_collections", "netsec", "bjnp"))
+    COLLECTIONS[:] = [link_root]
+
+
 def environment():
     env = dict(os.environ)
     env.update(PATH=BIN + os.pathsep + env.get("PATH", ""),
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([
-                   os.path.join(ROOT, ".cache", "collections"),
+               ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(COLLECTIONS + [
                    os.path.join(ROOT, ".venv", "lib", "python3.11", "site-packages")]),
                CONTAINERS_CONF=os.path.join(ROOT, "tests", "podman", "containers.conf"),
                ANSIBLE_CONNECTION_PLUGINS=os.path.join(ROOT, "bench", "remediate", "connection_plugins"),
@@ -219,12 +232,15 @@ def main():
     parser.add_argument("--playbook", default=PLAYBOOK,
                         help="playbook or FQCN (for example netsec.bjnp.remediate) to time")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--tree", help="the collection checkout to measure (default: this one)")
     parser.add_argument("--connection", choices=sorted(CONNECTIONS), default="pipelined",
                         help="pipelined: one podman exec -i per module call (default); podman: the stock plugin")
     parser.add_argument("--tasks", action="store_true",
                         help="also list each task of the runs: action, module calls, seconds")
     parser.add_argument("extra", nargs="*", help="more ansible-playbook arguments (after --)")
     args = parser.parse_args()
+    if args.tree:
+        use_tree(args.tree)
     if os.geteuid() != 0:
         raise SystemExit("run as root: the containers need CAP_NET_ADMIN (rootful podman)")
     sizes = [int(size) for size in args.sizes.split(",")]

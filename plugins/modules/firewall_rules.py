@@ -14,7 +14,7 @@ short_description: Close Canon BJNP and raw print (TCP 9100) with the host's own
 version_added: 0.1.0
 description:
   - Blocks BJNP (UDP and TCP 8611-8614) and raw print (TCP 9100), or any O(ports), for IPv4 and IPv6,
-    except from O(allowed_sources) (the print servers), with the firewall the host runs: nftables (a table
+    except from O(allowed_sources) (the print servers), with the firewall the host runs - nftables (a table
     of its own), iptables-nft or iptables-legacy (chains of its own), ufw (rules carrying O(ufw_comment)) or
     firewalld (ipsets and policies of its own). Nothing that belongs to anyone else is changed.
   - "One call does the whole change, the same steps on every backend: pick the backend (O(backend)), read the

@@ -134,8 +134,8 @@ class ReplayModule(object):
 
     def run_command(self, args, data=None, binary_data=False):
         call = self._next("args", args)
-        assert call["args"] == comparable(args), "call %d: recorded %r, now %r" % (self.position, call["args"],
-                                                                                    comparable(args))
+        now = comparable(args)
+        assert call["args"] == now, "call %d: recorded %r, now %r" % (self.position, call["args"], now)
         if call["data"] is not None:
             assert _TEMP.sub("<temp>", data.decode("utf-8")) == call["data"], "call %d: stdin differs" % self.position
         return call["rc"], call["out"], call["err"]

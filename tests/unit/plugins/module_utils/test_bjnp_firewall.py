@@ -12,7 +12,6 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import pytest
-from hypothesis import given, strategies as st
 
 from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_firewall
 

@@ -74,8 +74,8 @@ def view(name, side=""):
 
 def test_host_mode_rules_spare_the_ipsets_and_merge_overlaps():
     rendered = fw.render_firewalld(policy(allowed=["10.0.0.0/8", "10.1.2.3", "2001:DB8::5/128", "10.0.0.0/8"]))
-    assert sorted(rendered["files"]) == ["ipsets/netsec-bjnp-v4.xml", "ipsets/netsec-bjnp-v6.xml",
-                                     "policies/netsec-bjnp-host.xml"]
+    assert sorted(rendered["files"]) == [
+        "ipsets/netsec-bjnp-v4.xml", "ipsets/netsec-bjnp-v6.xml", "policies/netsec-bjnp-host.xml"]
     v4 = ET.fromstring(rendered["files"]["ipsets/netsec-bjnp-v4.xml"])
     assert v4.attrib == {"type": "hash:net"} and v4.find("option") is None
     assert [e.text for e in v4.findall("entry")] == ["10.0.0.0/8"]  # firewalld refuses overlapping entries
@@ -106,8 +106,8 @@ def test_no_allowed_source_still_renders_both_ipsets_empty():
 
 
 def test_gateway_mode_rules_per_protected_destination_and_family():
-    rendered = fw.render_firewalld(policy(modes=["gateway"], protected=["192.0.2.0/24", "192.0.2.7"], action="reject",
-                                      ports=PORTS[:1]))
+    rendered = fw.render_firewalld(
+        policy(modes=["gateway"], protected=["192.0.2.0/24", "192.0.2.7"], action="reject", ports=PORTS[:1]))
     assert "policies/netsec-bjnp-host.xml" not in rendered["files"]
     fwd = ET.fromstring(rendered["files"]["policies/netsec-bjnp-fwd.xml"])
     assert fwd.find("egress-zone").get("name") == "ANY"
@@ -133,11 +133,11 @@ def test_gateway_without_destinations_covers_every_forwarded_destination():
 
 
 def test_port_ranges_are_merged_and_written_low_high():
-    rendered = fw.render_firewalld(policy(ports=[{"protocol": "tcp", "port": "8611-8613"}, {"protocol": "tcp", "port": 8614},
-                                             {"protocol": "udp", "port": 161}]))
+    rendered = fw.render_firewalld(policy(ports=[
+        {"protocol": "tcp", "port": "8611-8613"}, {"protocol": "tcp", "port": 8614}, {"protocol": "udp", "port": 161}]))
     rules = [line for line in rendered["runtime"] if " rule " in line and 'family="ipv4"' in line]
-    assert [rule.split(" port ")[1] for rule in rules] == ['port="161" protocol="udp" drop',
-                                                          'port="8611-8614" protocol="tcp" drop']
+    assert [rule.split(" port ")[1] for rule in rules] == [
+        'port="161" protocol="udp" drop', 'port="8611-8614" protocol="tcp" drop']
 
 
 @pytest.mark.parametrize("name, wanted", [("installed_host", HOST), ("installed_both", BOTH)])

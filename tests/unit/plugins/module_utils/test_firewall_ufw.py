@@ -168,8 +168,8 @@ def test_one_family_rule_to_every_address_names_its_family():
     v6 = ufw.parse_user_rules("### tuple ### route:deny tcp 9999 ::/0 any ::/0 in comment=7432", 6)
     pairs = ufw.pair_families({4: v4, 6: v6})
     assert [family for family, rule in pairs] == [4, 6]
-    assert ufw.ufw_command("delete", 6, pairs[1][1]) == ["ufw", "route", "delete", "deny", "from", "::/0", "to", "::/0",
-                                                          "port", "9999", "proto", "tcp", "comment", "t2"]
+    assert ufw.ufw_command("delete", 6, pairs[1][1]) == [
+        "ufw", "route", "delete", "deny", "from", "::/0", "to", "::/0", "port", "9999", "proto", "tcp", "comment", "t2"]
     assert ufw.rule_text(4, pairs[0][1]) == "ufw route deny 9999/tcp comment 't1' (IPv4 only)"
 
 
