@@ -10,9 +10,7 @@ __metaclass__ = type
 import os
 
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.registry import BACKEND_ARGUMENT_SPEC
-
-PORTS = [{"protocol": "tcp", "port": 9100}, {"protocol": "tcp", "port": "8611-8614"},
-         {"protocol": "udp", "port": "8611-8614"}]
+from rule_policies import PORTS
 
 SCENES = {
     # Overlapping allow-lists in both families collapse; host mode only.

@@ -14,13 +14,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_firewall
-
-PORTS = [{"protocol": "tcp", "port": 9100}, {"protocol": "tcp", "port": "8611-8614"},
-         {"protocol": "udp", "port": "8611-8614"}]
-
-
-def policy(allowed=(), modes=("host",), protected=(), action="drop", ports=None):
-    return bjnp_firewall.build_policy(PORTS if ports is None else ports, list(allowed), list(modes), list(protected), action)
+from rule_policies import PORTS, policy
 
 
 # --- policy -----------------------------------------------------------------------------

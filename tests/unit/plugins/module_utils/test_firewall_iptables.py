@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Pure rendering and parsing of the iptables backends.
 
-The expected texts are what nftables 1.0.6 and iptables 1.8.9 print for the loaded rules
-(the integration tests load them into real network namespaces and compare the listing).
+The expected texts are what iptables 1.8.9 prints for the loaded rules (the integration tests load them
+into real network namespaces and compare the listing).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -14,15 +14,8 @@ __metaclass__ = type
 import pytest
 from hypothesis import given, strategies as st
 
-from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_firewall
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall import iptables as fw
-
-PORTS = [{"protocol": "tcp", "port": 9100}, {"protocol": "tcp", "port": "8611-8614"},
-         {"protocol": "udp", "port": "8611-8614"}]
-
-
-def policy(allowed=(), modes=("host",), protected=(), action="drop", ports=None):
-    return bjnp_firewall.build_policy(PORTS if ports is None else ports, list(allowed), list(modes), list(protected), action)
+from rule_policies import PORTS, policy
 
 
 # --- iptables ---------------------------------------------------------------------------
