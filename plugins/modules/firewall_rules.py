@@ -105,7 +105,6 @@ seealso:
   - module: netsec.bjnp.firewall_backup
   - module: netsec.bjnp.firewall_restore
   - module: netsec.bjnp.probe
-  - role: netsec.bjnp.firewall
 """
 
 EXAMPLES = r"""
