@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall import iptables as fw
-from rule_policies import PORTS, policy
+from rule_policies import policy
 
 
 # --- iptables ---------------------------------------------------------------------------

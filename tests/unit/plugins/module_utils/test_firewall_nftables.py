@@ -14,7 +14,7 @@ __metaclass__ = type
 import pytest
 
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall import nftables as fw
-from rule_policies import PORTS, policy
+from rule_policies import policy
 
 
 # --- nftables ---------------------------------------------------------------------------
