@@ -12,69 +12,178 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import ipaddress
+import re
 import socket
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_addresses import parse_port_range
 
 DEFAULT_MAX_TARGETS = 65536
 
+# Ceilings of the probe's options (documented in the module). Past them a run hangs for
+# hours (timeout, retries), cannot be honoured (concurrency, rate) or exhausts memory
+# (max_targets) instead of doing what was meant.
+MAX_TIMEOUT = 60.0
+MAX_RETRIES = 10
+MAX_CONCURRENCY = 1048576  # the most open files raise_nofile_limit() ever asks for
+MAX_RATE = 1000000
+MAX_MAX_TARGETS = 16777216  # a /8
+
+ACCEPTED_FORMS = ("an IPv4 address as a dotted quad (192.0.2.10), an IPv6 address (2001:db8::10), "
+                  "a CIDR network (192.0.2.0/24, 2001:db8::/120) or a hostname (printer01.example.com)")
+
+# Link-local destinations need a zone id (the interface) to be reached at all; without one
+# every probe fails locally and the port would read "filtered", a false all-clear.
+_LINK_LOCAL = ipaddress.ip_network("fe80::/10")
+# What inet_aton() (and so getaddrinfo()) reads as IPv4 besides a dotted quad: one to four
+# parts, each decimal, octal (leading 0) or hex (0x). 192.168.1 is 192.168.0.1, 5 is 0.0.0.5.
+_SHORTHAND = re.compile(r"^(0[xX][0-9a-fA-F]*|[0-9]+)(\.(0[xX][0-9a-fA-F]*|[0-9]+)){0,3}\.?$")
+_LABEL = re.compile(r"^[A-Za-z0-9_]([A-Za-z0-9_-]{0,61}[A-Za-z0-9_])?$")
+_LETTER = re.compile(r"[A-Za-z]")
+_IPV6_LIKE = re.compile(r"^[0-9A-Fa-f:.]*:[0-9A-Fa-f:.]*$")
+
 
 def resolve_hostname(name):
-    """Every IPv4/IPv6 address ``name`` resolves to, in resolver order, without duplicates."""
+    """Every IPv4/IPv6 address ``name`` resolves to, in resolver order, without duplicates.
+
+    A name that does not resolve raises ``ValueError`` with the reason (the caller names the
+    target). Link-local IPv6 answers are left out: they cannot be probed (no zone id).
+    """
     try:
         infos = socket.getaddrinfo(name, None, 0, socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise ValueError("target '%s' is not an address or CIDR and does not resolve (%s)" % (name, exc))
+        raise ValueError("does not resolve (%s)" % exc)
     addresses = []
+    link_local = []
     for family, _type, _proto, _canon, sockaddr in infos:
-        if family in (socket.AF_INET, socket.AF_INET6):
-            # Drop a zone index ("fe80::1%eth0") so the address parses.
-            address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
-            if address not in addresses:
-                addresses.append(address)
+        if family not in (socket.AF_INET, socket.AF_INET6):
+            continue
+        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])
+        if address.version == 6 and address.is_link_local:
+            link_local.append(sockaddr[0])
+        elif address not in addresses:
+            addresses.append(address)
+    if not addresses:
+        if link_local:
+            raise ValueError("resolves only to IPv6 link-local addresses (%s), which the probe cannot "
+                             "reach without a zone id" % ", ".join(link_local))
+        raise ValueError("resolves to no IPv4 or IPv6 address")
     return addresses
 
 
-def _parse_literal(text):
-    """An address or CIDR network, or ``None`` when ``text`` looks like a hostname."""
+def _refused(given, reason):
+    return ValueError("target '%s' %s; give %s" % (given, reason, ACCEPTED_FORMS))
+
+
+def _check_network(given, network):
+    if network.version == 6 and network.overlaps(_LINK_LOCAL):
+        raise _refused(given, "is or holds IPv6 link-local addresses (fe80::/10), which cannot be "
+                              "reached without a zone id (not supported)")
+    return network
+
+
+def _hostname_problem(text):
+    """Why ``text`` cannot be a hostname, or ``None`` when it can."""
+    try:  # also what getaddrinfo() would do with an internationalised name
+        name = text.encode("idna").decode("ascii")
+    except UnicodeError:
+        return "is not a valid hostname (an empty or over-long label, or characters no hostname has)"
+    if name.endswith("."):
+        name = name[:-1]
+    if len(name) > 253:
+        return "is not a valid hostname (longer than 253 characters)"
+    labels = name.split(".")
+    for label in labels:
+        if not _LABEL.match(label):
+            return ("is not a valid hostname (label '%s': hostnames hold letters, digits, '-' and '_')"
+                    % label)
+    if not _LETTER.search(labels[-1]):
+        return ("is not a valid hostname (its last label '%s' has no letter; address ranges "
+                "such as 192.0.2.1-20 are not supported)" % labels[-1])
+    return None
+
+
+def parse_target(target):
+    """One target as given -> an address, a network, or the hostname text to resolve.
+
+    Refuses (``ValueError`` naming the target as given) what would be probed other than
+    written: shorthand IPv4 forms the resolver expands, zone ids the probe cannot send
+    with, link-local addresses, malformed names.
+    """
+    given = "" if target is None else "%s" % (target,)
+    text = given.strip()
+    if not text:
+        raise ValueError("empty target '%s' in the targets list" % given)
+    if "%" in text:
+        raise _refused(given, "carries an IPv6 zone id (%%%s): scoped addresses are not supported, "
+                              "the probe sends without a zone" % text.partition("%")[2].partition("/")[0])
+    if "/" in text:
+        try:
+            network = ipaddress.ip_network(text, strict=False)
+        except ValueError as exc:
+            raise ValueError("target '%s' is not a valid CIDR network (%s)" % (given, exc))
+        return _check_network(given, network)
     try:
-        return ipaddress.ip_network(text, strict=False) if "/" in text else ipaddress.ip_address(text)
-    except ValueError:
-        if "/" in text:
-            raise ValueError("target '%s' is not a valid CIDR network" % text)
-        return None
+        address = ipaddress.ip_address(text)
+    except ValueError as exc:
+        if _IPV6_LIKE.match(text):
+            raise _refused(given, "is not a valid IPv6 address (%s)" % exc)
+    else:
+        _check_network(given, ipaddress.ip_network(address))
+        return address
+    if _SHORTHAND.match(text):
+        try:
+            meant = " (the system resolver reads it as %s)" % socket.inet_ntoa(socket.inet_aton(text))
+        except (OSError, ValueError):
+            meant = ""
+        raise _refused(given, "is not a dotted-quad IPv4 address%s: write the four parts in decimal, "
+                              "without leading zeros" % meant)
+    problem = _hostname_problem(text)
+    if problem:
+        raise _refused(given, problem)
+    return text
 
 
-def expand_targets(targets, max_targets=DEFAULT_MAX_TARGETS, resolver=resolve_hostname):
-    """Expand ``targets`` into ``[(ipaddress address, name or None), ...]``.
+def resolve_targets(targets, max_targets=DEFAULT_MAX_TARGETS, resolver=resolve_hostname):
+    """Expand ``targets`` into ``([(ipaddress address, name or None), ...], unresolved)``.
 
     Networks contribute every address they contain (as nmap scans them); hostnames every
     address they resolve to. Duplicates are dropped, keeping the first occurrence and its
-    name. The count is checked before a network is enumerated, so ``10.0.0.0/8`` fails at
-    once instead of building millions of entries.
+    name. A malformed target raises ``ValueError`` (the input is wrong, nothing is probed);
+    a hostname that does not resolve is only listed in ``unresolved`` as ``{target, error}``
+    so one stale DNS name does not stop the sweep of the others. ``resolver`` returns a
+    name's addresses or raises ``ValueError`` with the reason. The count is checked before
+    a network is enumerated, so ``10.0.0.0/8`` fails at once instead of building millions
+    of entries.
     """
-    if max_targets < 1:
-        raise ValueError("max_targets must be at least 1, got %s" % max_targets)
+    if isinstance(max_targets, bool) or not 1 <= max_targets <= MAX_MAX_TARGETS:
+        raise ValueError("max_targets must be at least 1 and at most %d, got %s" % (MAX_MAX_TARGETS, max_targets))
     parsed = []
+    unresolved = []
+    lookups = {}
     total = 0
     for target in targets or []:
-        text = str(target).strip()
-        if not text:
-            raise ValueError("empty target in the targets list")
-        literal = _parse_literal(text)
-        if literal is None:
-            parsed.append((resolver(text), text))
-            total += len(parsed[-1][0])
-        elif isinstance(literal, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
-            parsed.append((literal, None))
-            total += literal.num_addresses
-        else:
-            parsed.append(([literal], None))
+        item = parse_target(target)
+        if isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
+            parsed.append((item, None))
+            total += item.num_addresses
+        elif isinstance(item, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            parsed.append(([item], None))
             total += 1
+        else:  # a hostname
+            if item not in lookups:
+                try:
+                    lookups[item] = resolver(item)
+                except ValueError as exc:
+                    lookups[item] = None
+                    unresolved.append({"target": "%s" % (target,), "error": str(exc)})
+            if lookups[item] is None:
+                continue
+            parsed.append((lookups[item], item))
+            total += len(lookups[item])
         if total > max_targets:
             raise ValueError("targets expand to more than max_targets=%d addresses (at least %d, "
                              "reached with '%s'); narrow them or raise max_targets"
-                             % (max_targets, total, text))
+                             % (max_targets, total, target))
     seen = set()
     expanded = []
     for addresses, name in parsed:
@@ -82,6 +191,19 @@ def expand_targets(targets, max_targets=DEFAULT_MAX_TARGETS, resolver=resolve_ho
             if address not in seen:
                 seen.add(address)
                 expanded.append((address, name))
+    return expanded, unresolved
+
+
+def describe_unresolved(unresolved):
+    """One sentence per unresolved target: ``target 'x' does not resolve (...)``."""
+    return "; ".join("target '%s' %s" % (entry["target"], entry["error"]) for entry in unresolved)
+
+
+def expand_targets(targets, max_targets=DEFAULT_MAX_TARGETS, resolver=resolve_hostname):
+    """``resolve_targets`` for callers that want all or nothing: any unresolved target raises."""
+    expanded, unresolved = resolve_targets(targets, max_targets, resolver)
+    if unresolved:
+        raise ValueError(describe_unresolved(unresolved))
     return expanded
 
 
@@ -92,7 +214,8 @@ def parse_ports(values, option="ports"):
     """
     ports = set()
     for value in values or []:
-        if isinstance(value, bool):
+        # Numbers and strings only: str() of a list, dict or float would parse by accident or not at all.
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
             raise ValueError("%s: '%s' is not a port or a port range like 8611-8614" % (option, value))
         for item in str(value).split(","):
             try:
@@ -103,16 +226,26 @@ def parse_ports(values, option="ports"):
     return sorted(ports)
 
 
+def check_ports(udp_ports, tcp_ports):
+    """Refuse a run that would probe nothing and so "pass" whatever is exposed."""
+    if not udp_ports and not tcp_ports:
+        raise ValueError("udp_ports and tcp_ports are both empty: nothing would be probed; "
+                         "give at least one port in either (for example udp_ports: ['8611-8614'])")
+
+
+def _within(name, value, low, high, unit=""):
+    # "not low <= value <= high" also refuses NaN; booleans are not numbers here.
+    if isinstance(value, bool) or not low <= value <= high:
+        raise ValueError("%s must be from %s to %s%s, got %s" % (name, low, high, unit, value))
+
+
 def check_timing(timeout, retries, concurrency, rate=0):
-    """Reject timing options that would hang or never send (messages name the value)."""
-    if not timeout > 0:
-        raise ValueError("timeout must be greater than 0 seconds, got %s" % timeout)
-    if retries < 0:
-        raise ValueError("retries must be 0 or more, got %s" % retries)
-    if concurrency < 1:
-        raise ValueError("concurrency must be at least 1, got %s" % concurrency)
-    if rate < 0:
-        raise ValueError("rate must be 0 (unlimited) or more probes per second, got %s" % rate)
+    """Reject timing options that would hang, never send or overflow (messages name the value)."""
+    if isinstance(timeout, bool) or not 0 < timeout <= MAX_TIMEOUT:
+        raise ValueError("timeout must be greater than 0 and at most %g seconds, got %s" % (MAX_TIMEOUT, timeout))
+    _within("retries", retries, 0, MAX_RETRIES)
+    _within("concurrency", concurrency, 1, MAX_CONCURRENCY)
+    _within("rate", rate, 0, MAX_RATE, " probes per second (0: unlimited)")
 
 
 def sort_key(address):

@@ -29,45 +29,59 @@ author:
 options:
   targets:
     description:
-      - Hostnames, IPv4/IPv6 addresses and CIDR networks (for example C(192.0.2.0/24) or C(2001:db8::/120)).
+      - Hostnames, IPv4 addresses as dotted quads, IPv6 addresses and CIDR networks (for example
+        C(192.0.2.0/24) or C(2001:db8::/120)).
       - Networks contribute every address they contain; a hostname contributes every address it resolves to.
       - Duplicates are probed once.
+      - "Refused, naming the target, before anything is probed: shorthand IPv4 forms the system resolver
+        would expand to another address (C(192.168.1) is 192.168.0.1, C(5) is 0.0.0.5, C(0177.0.0.1) is
+        127.0.0.1), IPv6 zone ids (C(fe80::1%eth0)) and IPv6 link-local addresses and networks
+        (C(fe80::/10), unreachable without a zone id), address ranges (C(192.0.2.1-20)) and malformed names."
+      - A hostname that does not resolve is listed in RV(unresolved) with the reason and a warning, and
+        the other targets are still probed; the module fails only when no target is left to probe.
+        Link-local IPv6 addresses a name resolves to are left out.
     type: list
     elements: str
     required: true
   udp_ports:
     description:
       - UDP ports to send a BJNP discover to, as numbers or C(low-high) ranges.
+      - O(udp_ports) and O(tcp_ports) cannot both be empty.
     type: list
     elements: raw
     default: ["8611-8614"]
   tcp_ports:
     description:
       - TCP ports to try a connection on, as numbers or C(low-high) ranges.
+      - O(udp_ports) and O(tcp_ports) cannot both be empty.
     type: list
     elements: raw
     default: [9100, "8611-8614"]
   timeout:
     description:
       - Seconds to wait for an answer to each UDP datagram and for each TCP handshake.
+      - More than 0 and at most 60; C(inf) and C(nan) are refused.
     type: float
     default: 1.0
   retries:
     description:
       - How many times a silent UDP probe is sent again before it is reported C(open|filtered).
       - Also applies to the get-identity request.
+      - From 0 to 10.
     type: int
     default: 1
   concurrency:
     description:
       - Most TCP connections in progress at once. Capped by the open-files limit, which the module
         raises to its hard limit.
+      - From 1 to 1048576.
     type: int
     default: 4096
   rate:
     description:
       - Most probes (UDP datagrams plus TCP connection attempts) sent per second; C(0) sends as fast
         as the host can. Lower it on production networks with fragile devices.
+      - From 0 to 1000000.
     type: int
     default: 0
   identify:
@@ -79,6 +93,7 @@ options:
     description:
       - Refuse to run when the targets expand to more addresses than this, so a typo such as C(/8)
         instead of C(/24) fails early.
+      - From 1 to 16777216 (a C(/8)).
     type: int
     default: 65536
   only_exposed:
@@ -212,6 +227,23 @@ hosts:
               type: str
               returned: when the discover answer carries one
               sample: "00:1e:8f:12:34:56"
+unresolved:
+  description:
+    - The targets given as hostnames that did not resolve, so were not probed, with the reason.
+    - Empty when every hostname resolved. When some entries are listed the module warns, and when no
+      target is left to probe it fails with this list in the result.
+  returned: success, and on failure when no target resolved
+  type: list
+  elements: dict
+  contains:
+    target:
+      description: The target exactly as given in O(targets).
+      type: str
+      sample: printer09.example.com
+    error:
+      description: Why it was not probed.
+      type: str
+      sample: "does not resolve ([Errno -2] Name or service not known)"
 summary:
   description: Totals of the run.
   returned: success
@@ -235,9 +267,11 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_scanner import scan
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_targets import (
+    check_ports,
     check_timing,
-    expand_targets,
+    describe_unresolved,
     parse_ports,
+    resolve_targets,
 )
 
 
@@ -262,10 +296,14 @@ def main():
         check_timing(params["timeout"], params["retries"], params["concurrency"], params["rate"])
         udp_ports = parse_ports(params["udp_ports"], option="udp_ports")
         tcp_ports = parse_ports(params["tcp_ports"], option="tcp_ports")
-        targets = expand_targets(params["targets"], params["max_targets"])
+        check_ports(udp_ports, tcp_ports)
+        targets, unresolved = resolve_targets(params["targets"], params["max_targets"])
     except ValueError as exc:
         module.fail_json(msg=str(exc))
     if not targets:
+        if unresolved:
+            module.fail_json(msg="no target could be probed: %s" % describe_unresolved(unresolved),
+                             unresolved=unresolved)
         module.fail_json(msg="targets is empty: give at least one hostname, address or network")
 
     try:
@@ -275,7 +313,11 @@ def main():
                       only_exposed=params["only_exposed"])
     except OSError as exc:
         module.fail_json(msg="probing failed: %s (lower concurrency if file descriptors ran out)" % exc)
-    module.exit_json(changed=False, **report)
+    if unresolved:  # the others were probed; say which were not, in the result and as a warning
+        report["msg"] = "%d of %d targets not probed: %s" % (len(unresolved), len(params["targets"]),
+                                                             describe_unresolved(unresolved))
+        module.warn(report["msg"])
+    module.exit_json(changed=False, unresolved=unresolved, **report)
 
 
 if __name__ == "__main__":
