@@ -50,4 +50,19 @@ options:
     type: str
     choices: [drop, reject]
     default: drop
+  allow_any_source:
+    description:
+      - Accept an O(allowed_sources) that covers every IPv4 or IPv6 address (C(0.0.0.0/0), C(::/0), or parts adding
+        up to one). Without it such a list is refused: the ports would stay open to that whole family.
+    type: bool
+    default: false
+  management_ports:
+    description:
+      - TCP ports this host is managed through (SSH, WinRM). In C(host) mode, O(ports) that close one of them are
+        refused, so the change cannot cut off the connection that makes it. C([]) accepts any port.
+      - The role passes C(ansible_port) and the connection's default ports (and C([]) with
+        C(bjnp_allow_management_ports)).
+    type: list
+    elements: int
+    default: [22]
 """

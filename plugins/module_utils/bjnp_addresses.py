@@ -18,19 +18,34 @@ _MAX_ADDRESS = {4: int(ipaddress.IPv4Address("255.255.255.255")),
                 6: int(ipaddress.IPv6Address("ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"))}
 
 
+# IPv4-mapped IPv6 addresses (::ffff:192.0.2.10): a socket's view of an IPv4 peer, never on the wire.
+_IPV4_MAPPED = ipaddress.IPv6Network("::ffff:0:0/96")
+
+
 def parse_network(value):
     """Parse one address or CIDR (``10.0.0.5``, ``10.0.0.0/24``, ``2001:db8::/32``).
 
     Host bits set in a CIDR are an error rather than silently masked: ``10.0.0.5/24`` is
-    more likely a typo than a wish to allow the whole /24.
+    more likely a typo than a wish to allow the whole /24. Refused too, the same way for
+    every backend: an IPv6 zone id (``fe80::1%eth0``), which collapsing would silently drop
+    and no firewall source match can carry, and an IPv4-mapped address (``::ffff:192.0.2.10``),
+    which only an IPv6 rule would hold while the host's IPv4 peer arrives as IPv4.
     """
     text = str(value).strip()
     if not text:
         raise ValueError("empty address in the list")
+    if "%" in text:
+        raise ValueError("'%s' carries a zone id (%%%s): firewall rules match addresses, not interfaces; "
+                         "give the address without it" % (value, text.partition("%")[2]))
     try:
-        return ipaddress.ip_network(text, strict=True)
+        network = ipaddress.ip_network(text, strict=True)
     except ValueError as exc:
         raise ValueError("'%s' is not an IPv4/IPv6 address or CIDR network (%s)" % (value, exc))
+    if network.version == 6 and network.prefixlen >= 96 and network.network_address in _IPV4_MAPPED:
+        ipv4 = ipaddress.IPv4Network("%s/%d" % (network.network_address.ipv4_mapped, network.prefixlen - 96))
+        raise ValueError("'%s' is an IPv4-mapped IPv6 address: the firewall sees that peer as IPv4, "
+                         "give %s instead" % (value, ipv4.network_address if ipv4.prefixlen == 32 else ipv4))
+    return network
 
 
 def collapse_networks(values):

@@ -31,6 +31,34 @@ def test_parse_network_refuses_empty():
         addresses.parse_network("  ")
 
 
+@pytest.mark.parametrize("value, zone", [("fe80::1%eth0", "%eth0"), ("fe80::1%2", "%2"), ("fe80::/64%eth0", "%eth0"),
+                                         (" fe80::1%eth0 ", "%eth0")])
+def test_a_zone_id_is_refused_not_dropped(value, zone):
+    # ipaddress keeps a zone id on one address but collapsing silently dropped it (fe80::1/128 left).
+    with pytest.raises(ValueError) as info:
+        addresses.collapse_networks([value])
+    assert "'%s' carries a zone id (%s)" % (value, zone) in str(info.value)
+
+
+@pytest.mark.parametrize("value, ipv4", [
+    ("::ffff:192.0.2.10", "give 192.0.2.10 instead"),
+    ("::ffff:c000:20a", "give 192.0.2.10 instead"),
+    ("::FFFF:192.0.2.10/128", "give 192.0.2.10 instead"),
+    ("::ffff:192.0.2.0/120", "give 192.0.2.0/24 instead"),
+    ("::ffff:0:0/96", "give 0.0.0.0/0 instead"),
+])
+def test_an_ipv4_mapped_address_is_refused_naming_its_ipv4_form(value, ipv4):
+    with pytest.raises(ValueError) as info:
+        addresses.parse_network(value)
+    assert ("'%s' is an IPv4-mapped IPv6 address" % value) in str(info.value) and ipv4 in str(info.value)
+
+
+@pytest.mark.parametrize("value", ["::/0", "::/64", "::1", "64:ff9b::192.0.2.10", "2001:db8::ffff:c000:20a",
+                                   "::fffe:c000:20a", "::ffff:0:0:0/96"])
+def test_ipv6_that_only_looks_mapped_is_kept(value):
+    assert addresses.parse_network(value).version == 6
+
+
 def test_collapse_merges_overlaps_and_adjacent_by_family():
     result = addresses.collapse_networks(["10.0.0.0/25", "10.0.0.128/25", "10.0.0.7", "::1", "::1"])
     assert [str(n) for n in result[4]] == ["10.0.0.0/24"]
