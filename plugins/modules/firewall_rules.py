@@ -20,7 +20,7 @@ description:
   - "One call does the whole change, the same steps on every backend: pick the backend (O(backend)), read the
     live state, plan, back up the whole backend (only when something live changes), apply (atomically where
     the tool allows), read the live state back, run O(verify_commands), then write the boot configuration
-    (O(persist)). A failure after the backup restores it and fails saying what was restored."
+    (O(persist)). A failure after the backup rolls back (O(rollback)) and fails saying what was rolled back."
   - Compared with the B(live) state, so rules someone flushed or edited are detected and repaired.
   - O(state=absent) removes exactly what this module added, live and in the boot configuration.
 author:
@@ -77,10 +77,30 @@ options:
     description:
       - The site's own health checks, run after the live state verified and before the boot files are written
         (for example that the print server still reaches the printers). Each is a command line, split like a
-        shell would but run without one; any non-zero exit restores the backup and fails, naming the command.
+        shell would but run without one; any non-zero exit rolls back (O(rollback)) and fails, naming the command.
     type: list
     elements: str
     default: []
+  rollback:
+    description:
+      - How a failure after the backup (apply, verification, O(verify_commands), persisting) is undone.
+      - C(revert) puts only our part back as it was before this run (our table, chains, rules or objects, live and
+        at boot); what other tools (fail2ban, docker, an operator) added in the meantime stays. A backend that
+        cannot restore an earlier version of its own rules exactly (ufw, when our rules existed before) falls back
+        to C(restore).
+      - C(restore) loads the whole backup of this run and reports in RV(discarded) what that threw away.
+    type: str
+    choices: [revert, restore]
+    default: revert
+  confirm_timeout:
+    description:
+      - Seconds after a live change within which the controller must confirm it with
+        M(netsec.bjnp.firewall_confirm) (over a new connection, proving it still reaches the host); otherwise a
+        detached process on the host reverts our part by itself, as O(rollback=revert) does. C(0) turns it off.
+      - The timer survives the loss of the session that started it, but not a reboot; the boot files are already
+        written when it is armed (reverting restores them too).
+    type: int
+    default: 0
 extends_documentation_fragment:
   - netsec.bjnp.firewall_rules
   - netsec.bjnp.firewall_backend
@@ -126,6 +146,20 @@ EXAMPLES = r"""
     verify_commands:
       - /usr/local/bin/check-print-path 198.51.100.20
 
+- name: Change with a dead man's switch, then confirm over a new connection
+  netsec.bjnp.firewall_rules:
+    allowed_sources: [192.0.2.10]
+    confirm_timeout: 120
+  register: bjnp_change
+
+- name: Reconnect (a lockout shows here, and the host reverts by itself)
+  ansible.builtin.meta: reset_connection
+
+- name: Confirm the change
+  netsec.bjnp.firewall_confirm:
+    token: "{{ bjnp_change.confirm.token }}"
+  when: bjnp_change.confirm.token is defined
+
 - name: Report drift without changing anything
   netsec.bjnp.firewall_rules:
     allowed_sources: [192.0.2.10]
@@ -155,10 +189,36 @@ backup:
   type: str
   sample: /var/backups/bjnp/20261125T114655.123456Z-nftables.nft
 rolled_back:
-  description: Whether a failure after the change restored the backup (then the task failed too).
+  description: Whether a failure after the change was rolled back (then the task failed too).
   returned: always
   type: bool
   sample: false
+discarded:
+  description:
+    - After a failure rolled back with the whole backup (O(rollback=restore), or a backend that cannot revert its
+      own rules exactly), the lines and files the restore removed that were not ours - what other tools had added
+      since the backup. Empty otherwise.
+  returned: always
+  type: list
+  elements: str
+  sample: ["table ip f2b {"]
+confirm:
+  description:
+    - With O(confirm_timeout), the revert timer armed after the change; empty otherwise.
+    - Pass RV(confirm.token) to M(netsec.bjnp.firewall_confirm) over a new connection before RV(confirm.deadline).
+  returned: always
+  type: dict
+  contains:
+    token:
+      description: The timer's token (32 hex digits).
+      type: str
+    deadline:
+      description: When the timer fires, seconds since the epoch (host clock).
+      type: float
+    state_dir:
+      description: Where the timer keeps its state on the host.
+      type: str
+  sample: {token: 9f1c2e..., deadline: 1764673200.5, state_dir: /run/netsec-bjnp/confirm}
 message:
   description: One line saying what happened.
   returned: always
@@ -215,6 +275,8 @@ def main():
             change_id=dict(type="str", default=""),
             verify=dict(type="bool", default=True),
             verify_commands=dict(type="list", elements="str", default=[]),
+            rollback=dict(type="str", choices=["revert", "restore"], default="revert"),
+            confirm_timeout=dict(type="int", default=0),
             **BACKEND_ARGUMENT_SPEC
         ),
         supports_check_mode=True,

@@ -63,6 +63,31 @@ def in_netns(netns, command):
     return ["ip", "netns", "exec", netns] + list(command) if netns else list(command)
 
 
+# ------------------------------------------------------------------ firewall modules in a namespace
+def netns_sh(netns, script, check=True):
+    """Run a bash script inside ``netns``; its stdout (a non-zero exit fails the test when ``check``)."""
+    proc = subprocess.run(["ip", "netns", "exec", netns, "bash", "-euo", "pipefail", "-c", script],
+                          capture_output=True, text=True, check=False)
+    if check and proc.returncode != 0:
+        raise AssertionError("%s failed in %s: %s" % (script, netns, proc.stderr))
+    return proc.stdout
+
+
+def netns_module(netns, name, args, check=False, diff=False, env=None):
+    """Run netsec.bjnp.<name> inside ``netns`` as users do (``ansible localhost -m``); its result dict."""
+    command = in_netns(netns, [os.path.join(BIN, "ansible"), "localhost", "-m", "netsec.bjnp." + name,
+                               "-a", json.dumps(args)])
+    command += ["--check"] if check else []
+    command += ["--diff"] if diff else []
+    environment = dict(tool_env(), ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
+    environment.update(env or {})
+    proc = subprocess.run(command, capture_output=True, text=True, env=environment, check=False)
+    try:
+        return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+    except (ValueError, KeyError, IndexError):
+        raise AssertionError("ansible gave no result: %s %s" % (proc.stdout, proc.stderr))
+
+
 # ------------------------------------------------------------------ the probe, through ansible
 def run_module(arguments, netns=None, timeout=180):
     """``ansible localhost -m netsec.bjnp.probe -a JSON``; returns (exit code, module result)."""

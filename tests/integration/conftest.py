@@ -8,7 +8,9 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import shutil
+import subprocess
 import tempfile
+import uuid
 
 import pytest
 
@@ -93,3 +95,18 @@ def capture(workdir):
     yield start
     for item in started:
         item.stop()
+
+
+@pytest.fixture
+def netns():
+    """A network namespace of this test's own, loopback up, deleted afterwards."""
+    name = "bjnpns-%s" % uuid.uuid4().hex[:8]
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+    try:
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "del", name], check=False)
+
+
+fresh_netns = netns

@@ -222,3 +222,19 @@ def test_firewall_backup_module_saves_the_tree_and_the_zones(firewalld_host):
     zones = saved["metadata_path"].replace(".json", ".zones")
     assert sh(firewalld_host, "cat %s" % zones) == sh(firewalld_host, "firewall-cmd --list-all-zones")
     assert "etc/firewalld/policies/site-out.xml" in sh(firewalld_host, "tar -tf %s" % saved["path"])
+
+
+def test_failed_change_puts_our_objects_back_and_keeps_the_sites_changes(firewalld_host):
+    ok(module(firewalld_host, "firewall_rules", HOST_ARGS))
+    ours_before = sh(firewalld_host, "firewall-cmd --info-ipset=netsec-bjnp-v4; firewall-cmd --info-policy=netsec-bjnp-host")
+    # The site opens a port meanwhile (permanent and live), then our next change fails its site check.
+    intruder = ("sh -c 'firewall-cmd -q --permanent --zone=public --add-port=7070/tcp && "
+                "firewall-cmd -q --zone=public --add-port=7070/tcp && false'")
+    failed = module(firewalld_host, "firewall_rules", dict(HOST_ARGS, allowed_sources=["198.51.100.7"],
+                                                          verify_commands=[intruder]))
+    assert failed.get("failed") is True and failed["rolled_back"] is True, failed
+    assert "Put our firewalld rules back" in failed["msg"], failed["msg"]
+    assert sh(firewalld_host, "firewall-cmd --info-ipset=netsec-bjnp-v4; "
+                              "firewall-cmd --info-policy=netsec-bjnp-host") == ours_before
+    assert "7070/tcp" in sh(firewalld_host, "firewall-cmd --zone=public --list-ports")
+    assert "7070/tcp" in sh(firewalld_host, "firewall-cmd --permanent --zone=public --list-ports")

@@ -18,9 +18,7 @@ import json
 import os
 import shutil
 import stat
-import subprocess
 import sys
-import uuid
 
 import pytest
 
@@ -34,45 +32,13 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import (
     without_unused_tables,
 )
 
+from bjnp_integration import netns_module as module
+from bjnp_integration import netns_sh as sh
+
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and firewall rules need root"),
     pytest.mark.skipif(shutil.which("ip") is None, reason="iproute2 (ip netns) is not installed"),
 ]
-
-ANSIBLE = os.path.join(os.path.dirname(sys.executable), "ansible")
-
-
-def sh(ns, script, check=True):
-    proc = subprocess.run(["ip", "netns", "exec", ns, "bash", "-euo", "pipefail", "-c", script],
-                          capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("%s failed in %s: %s" % (script, ns, proc.stderr))
-    return proc.stdout
-
-
-def module(ns, name, args, check=False, diff=False):
-    """Run netsec.bjnp.<name> inside `ns` through the ansible CLI; return its result dict."""
-    env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="json",
-               ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
-    cmd = ["ip", "netns", "exec", ns, ANSIBLE, "localhost", "-m", "netsec.bjnp." + name, "-a", json.dumps(args)]
-    cmd += ["--check"] if check else []
-    cmd += ["--diff"] if diff else []
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    try:
-        return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        raise AssertionError("ansible gave no result: %s %s" % (proc.stdout, proc.stderr))
-
-
-@pytest.fixture
-def netns():
-    name = "bjnpbk-%s" % uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
 
 @pytest.fixture
 def backup_dir(tmp_path):

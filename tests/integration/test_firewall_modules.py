@@ -15,7 +15,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import re
 import shutil
@@ -25,7 +24,8 @@ import uuid
 
 import pytest
 
-from bjnp_integration import BIN, NamespacePair, probe, port_result, tool_env
+from bjnp_integration import NamespacePair, netns_module, port_result, probe
+from bjnp_integration import netns_sh as sh
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and firewall rules need root"),
@@ -63,26 +63,8 @@ COMMIT
 """
 
 
-def sh(ns, script, check=True):
-    proc = subprocess.run(["ip", "netns", "exec", ns, "bash", "-euo", "pipefail", "-c", script],
-                          capture_output=True, text=True, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError("%s failed in %s: %s" % (script, ns, proc.stderr))
-    return proc.stdout
-
-
 def module(ns, args, check=False, diff=False):
-    """Run netsec.bjnp.firewall_rules inside ``ns`` through the ansible CLI; return its result dict."""
-    cmd = ["ip", "netns", "exec", ns, os.path.join(BIN, "ansible"), "localhost", "-m", "netsec.bjnp.firewall_rules",
-           "-a", json.dumps(args)]
-    cmd += ["--check"] if check else []
-    cmd += ["--diff"] if diff else []
-    env = dict(tool_env(), ANSIBLE_LOCALHOST_WARNING="0", ANSIBLE_INVENTORY_UNPARSED_WARNING="0")
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, check=False)
-    try:
-        return json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"]["localhost"]
-    except (ValueError, KeyError, IndexError):
-        raise AssertionError("ansible gave no result: %s %s" % (proc.stdout, proc.stderr))
+    return netns_module(ns, "firewall_rules", args, check=check, diff=diff)
 
 
 def ok(result):
@@ -93,20 +75,6 @@ def ok(result):
 def normalized_save(text):
     """iptables-save without comments (timestamps) and counters."""
     return "\n".join(re.sub(r" \[\d+:\d+\]$", "", line) for line in text.splitlines() if not line.startswith("#"))
-
-
-@pytest.fixture
-def netns():
-    name = "bjnpfw-%s" % uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
-
-
-fresh_netns = netns
 
 
 # --- nftables -----------------------------------------------------------------------------
@@ -343,7 +311,7 @@ def test_ipt_created_file_changed_since_is_kept_by_absent(netns, tmp_path, varia
 def test_ipt_whole_family_networks_are_idempotent(netns, tmp_path, variant):
     # iptables -S prints no -s/-d for 0.0.0.0/0 or ::/0: the rendered rules must not carry one either.
     args = ipt_args(tmp_path, variant, mode=["gateway"], allowed_sources=["::/0"],
-                    protected_destinations=["0.0.0.0/0", "::/0"])
+                    protected_destinations=["0.0.0.0/0", "::/0"], allow_any_source=True)
     assert ok(module(netns, args))["plan"]["live_changed"]
     assert "-A BJNP-FORWARD -p udp -m udp --dport 8611:8614 -j DROP" in sh(netns, "iptables-%s -w -S BJNP-FORWARD" % variant)
     assert sh(netns, "ip6tables-%s -w -S BJNP-FORWARD" % variant).splitlines()[1] == "-A BJNP-FORWARD -j RETURN"

@@ -20,11 +20,11 @@ import os
 import re
 import shutil
 import subprocess
-import uuid
 
 import pytest
 
 from bjnp_integration import BIN, tool_env
+from bjnp_integration import netns_sh as sh
 
 pytestmark = [
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces and firewall rules need root"),
@@ -84,13 +84,6 @@ COMMIT
 """
 
 
-def sh(ns, script):
-    proc = subprocess.run(["ip", "netns", "exec", ns, "bash", "-euo", "pipefail", "-c", script],
-                          capture_output=True, text=True, check=False)
-    assert proc.returncode == 0, "%s failed in %s: %s" % (script, ns, proc.stderr)
-    return proc.stdout
-
-
 def ipt_save(ns, variant):
     return [re.sub(r"(?m)^(#.*\n|(:\S+ \S+) \[\d+:\d+\])", r"\2", sh(ns, "%s-%s-save" % (command, variant)))
             for command in ("iptables", "ip6tables")]
@@ -140,17 +133,6 @@ class Role(object):
 
     def generations(self):
         return sorted(glob.glob(str(self.backups / "*.json")))
-
-
-@pytest.fixture
-def netns():
-    name = "bjnprole-%s" % uuid.uuid4().hex[:8]
-    subprocess.run(["ip", "netns", "add", name], check=True)
-    subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
-    try:
-        yield name
-    finally:
-        subprocess.run(["ip", "netns", "del", name], check=False)
 
 
 @pytest.fixture
@@ -218,14 +200,15 @@ def test_nftables_drift_repaired_with_a_backup_private_and_pruned(role):
     assert set(oct(os.stat(str(role.backups / name)).st_mode & 0o777) for name in files) == {"0o600"}
 
 
-def test_failed_verification_restores_the_backup_and_fails(role):
+def test_failed_verification_puts_our_rules_back_and_fails(role):
     sh(role.ns, "nft -f - <<'EOF'\n%s\nEOF" % NFT_FOREIGN)
     succeeded(role.run())
     before = sh(role.ns, "nft list ruleset")
     failed = role.run(bjnp_action="reject", bjnp_verify_commands=["true", "false"])
     assert failed["rc"] != 0
     message = failed["failures"][-1]
-    assert "Restored %s" % role.generations()[-1].replace(".json", ".nft") in message and "site check 'false' failed (rc=1)" in message
+    assert "Put our nftables rules back as they were before this run" in message
+    assert role.generations()[-1].replace(".json", ".nft") in message and "site check 'false' failed (rc=1)" in message
     assert sh(role.ns, "nft list ruleset") == before, "the ruleset before the run is back"
     assert failed["stats"]["rescued"] == 1
 

@@ -156,6 +156,21 @@ class Backend(object):
         for change in plan.files:
             change.write(self.runner)
 
+    def revert(self, before):
+        """Put our part back as ``before`` (a ``read()`` from before this run); True when done.
+
+        What other tools added since stays. The default covers a host that had none of our
+        rules (removing ours from ``before`` would change nothing): our rules are removed, live
+        and at boot. A backend that can restore an earlier version of its own rules overrides
+        this; False sends the caller to the full restore of the backup.
+        """
+        if self.plan(None, before, persist=True).live_changed:
+            return False
+        plan = self.plan(None, self.read(), persist=True)
+        self.apply(plan)
+        self.persist(plan)
+        return True
+
     def backup(self):
         """Everything the backend holds: ``({role: bytes}, {extra metadata})``."""
         raise NotImplementedError

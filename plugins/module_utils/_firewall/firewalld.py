@@ -420,6 +420,18 @@ class Firewalld(Backend):
     def persist(self, plan):
         """Nothing to do: ``apply`` wrote the permanent configuration, which is the boot configuration."""
 
+    def revert(self, before):
+        """Our XML files as ``before`` held them, then a reload (when the daemon runs) loads exactly those."""
+        now = self._files()
+        changes = [FileChange(path, now.get(path), before["files"].get(path))
+                   for path in sorted(set(now) | set(before["files"]))
+                   if now.get(path) != before["files"].get(path)]
+        for change in changes:
+            change.write(self.runner)
+        if changes and self.running():
+            self.runner.run(["firewall-cmd", "--reload"])
+        return True
+
     # --- backup and restore ---------------------------------------------------------------
     def backup(self):
         """A tar of /etc/firewalld, and ``--list-all-zones`` for reference when the daemon runs."""

@@ -264,7 +264,7 @@ def empty_builtin_table(nft_listing):
     That is how iptables-nft leaves the table it created for our jump once the jump is gone:
     it filters nothing, so deleting it gives back the ruleset as it was before our change.
     """
-    chains = 0
+    chains = base_chains = 0
     for line in (nft_listing or "").splitlines():
         words = line.split()
         if not words or words[0] in ("table", "}"):
@@ -272,11 +272,13 @@ def empty_builtin_table(nft_listing):
         if words[0] == "chain":
             chains += 1
         elif words[0] == "type":
+            base_chains += 1
             if "policy accept;" not in line:
                 return False
         else:
             return False
-    return chains > 0
+    # A chain without a hook (someone's own, even empty) means the table is in use.
+    return chains > 0 and chains == base_chains
 
 
 class Iptables(Backend):
@@ -327,7 +329,9 @@ class Iptables(Backend):
             desired = render_ipt(policy, family, self.prefix) if policy is not None else NO_RULES
             rules[label] = render_ipt_text(desired)
             if not ipt_in_sync(state["parsed"], desired, self.prefix):
-                steps.append((family, render_ipt_restore(state["parsed"], desired, self.prefix)))
+                # The undo script is what apply loads when the other family fails afterwards.
+                steps.append((family, render_ipt_restore(state["parsed"], desired, self.prefix),
+                              live_ipt_state(state["parsed"], self.prefix)))
                 diff.append(dict(before_header="live %s filter (ours)" % label, after_header="live %s filter (ours)" % label,
                                  before=render_ipt_text(live_ipt_state(state["parsed"], self.prefix)), after=rules[label]))
             before = state["file"]
@@ -341,12 +345,64 @@ class Iptables(Backend):
                     files.append(FileChange(state["path"], before, merge_rules_file(before, desired, self.prefix)))
         return Plan(live=steps, live_diff=diff, files=files, rules=rules)
 
+    def _restore_command(self, family):
+        return self.command(FAMILIES[0][2] if family == 4 else FAMILIES[1][2], "-restore")
+
+    def load_both(self, scripts):
+        """Load ``[(family, script, previous ours)]``: every script tested before any is loaded.
+
+        iptables-restore commits one family at a time; when a later family fails, the families
+        already loaded are put back to ``previous``, so the firewall is never left half-changed.
+        The error says what is live.
+        """
+        for family, script, dummy in scripts:
+            rc, dummy2, err = self.runner.run([self._restore_command(family), "--noflush", "--test", "-w"],
+                                              data=script, check=False)
+            if rc != 0:
+                self.fail("ip%stables-restore --test rejected our IPv%d rules, so neither family was changed: %s"
+                          % ("6" if family == 6 else "", family, err.strip()), live="unchanged", stdin=script)
+        loaded = []
+        for family, script, previous in scripts:
+            rc, dummy, err = self.runner.run([self._restore_command(family), "--noflush", "-w"], data=script, check=False)
+            if rc == 0:
+                loaded.append((family, previous))
+                continue
+            undone = []
+            for done_family, done_previous in loaded:
+                state = self._parsed(done_family)
+                self.runner.run([self._restore_command(done_family), "--noflush", "-w"],
+                                data=render_ipt_restore(state, done_previous, self.prefix))
+                undone.append("IPv%d" % done_family)
+            self.fail("loading our IPv%d rules failed (%s); %s" % (
+                family, err.strip(), ("%s put back as before, so the live firewall is unchanged" % ", ".join(undone))
+                if undone else "the live firewall is unchanged"), live="unchanged", stdin=script)
+
+    def _parsed(self, family):
+        base = FAMILIES[0][2] if family == 4 else FAMILIES[1][2]
+        return parse_ipt_rules(self.runner.out([self.command(base), "-w", "-t", "filter", "-S"]))
+
     def apply(self, plan):
-        for family, script in plan.live:
-            base = FAMILIES[0][2] if family == 4 else FAMILIES[1][2]
-            self.runner.run([self.command(base, "-restore"), "--noflush", "-w"], data=script)
+        self.load_both(plan.live)
         if not plan.rules["ipv4"] and not plan.rules["ipv6"]:
             self.drop_tables_we_emptied()
+
+    def revert(self, before):
+        """Our chains and jumps back as ``before`` held them, in both families; the rules files too."""
+        now = self.read()
+        scripts = []
+        for family, dummy, dummy2, dummy3 in FAMILIES:
+            previous = live_ipt_state(before[family]["parsed"], self.prefix)
+            if not ipt_in_sync(now[family]["parsed"], previous, self.prefix):
+                scripts.append((family, render_ipt_restore(now[family]["parsed"], previous, self.prefix),
+                                live_ipt_state(now[family]["parsed"], self.prefix)))
+        self.load_both(scripts)
+        if not any(live_ipt_state(before[family]["parsed"], self.prefix)["chains"] for family in (4, 6)):
+            self.drop_tables_we_emptied()
+        for family in (4, 6):
+            path, saved = before[family]["path"], before[family]["file"]
+            if self.runner.read_text(path) != saved:
+                FileChange(path, None, saved, 0o640).write(self.runner)
+        return True
 
     def drop_tables_we_emptied(self):
         """Nothing left to do for iptables-legacy, whose tables cannot be unregistered."""
@@ -365,27 +421,46 @@ class Iptables(Backend):
         return text if self.can_delete_tables() else without_unused_tables(text)
 
     def restore(self, meta, data, check_mode):
-        changed = False
-        before_all, after_all = [], []
+        """Both families tested before either is loaded; a failing IPv6 load puts IPv4 back."""
+        todo, before_all, after_all = [], [], []
         for dummy, label, base, nft_family in FAMILIES:
             save, restore = self.command(base, "-save"), self.command(base, "-restore")
             saved = data[label].decode("utf-8")
+            content = [line for line in saved.splitlines() if line.strip() and not line.startswith("#")]
+            if content and content[-1].strip() != "COMMIT":
+                self.fail("the backup's %s file does not end with COMMIT: it is not complete iptables-save "
+                          "output, nothing was restored" % label)
             before = self.runner.out([save])
             before_all.append("# %s\n%s" % (label, normalize_iptables(before)))
             if self.comparable(before) == self.comparable(saved):
-                after_all.append("# %s\n%s" % (label, normalize_iptables(before)))
                 continue
-            changed = True
             text, delete = iptables_restore_input(saved, before, can_delete_tables=self.can_delete_tables())
-            self.runner.run([restore, "-w", "--test"], data=text)
-            if check_mode:
-                after_all.append("# %s\n%s" % (label, normalize_iptables(saved)))
-                continue
-            self.runner.run([restore, "-w"], data=text)
+            rc, dummy2, err = self.runner.run([restore, "-w", "--test"], data=text, check=False)
+            if rc != 0:
+                self.fail("%s --test rejected the saved %s rules, so neither family was restored: %s"
+                          % (restore, label, err.strip()), live="unchanged")
+            todo.append((label, save, restore, nft_family, text, delete, before))
+        if check_mode or not todo:
+            for dummy, label, base, dummy2 in FAMILIES:
+                match = [item for item in todo if item[0] == label]
+                text = data[label].decode("utf-8") if match else self.runner.out([self.command(base, "-save")])
+                after_all.append("# %s\n%s" % (label, normalize_iptables(text)))
+            return RestoreResult(bool(todo), "".join(before_all), "".join(after_all))
+        done = []
+        for label, save, restore, nft_family, text, delete, before in todo:
+            rc, dummy, err = self.runner.run([restore, "-w"], data=text, check=False)
+            if rc != 0:
+                for done_label, done_restore, done_before in done:
+                    self.runner.run([done_restore, "-w"], data=done_before)
+                self.fail("%s failed (%s); %s" % (restore, err.strip(), "%s put back as it was, so the live firewall "
+                                                  "is unchanged" % ", ".join(d[0] for d in done) if done
+                                                  else "the live firewall is unchanged"), live="unchanged")
+            done.append((label, restore, before))
             for table in delete:
                 self.runner.run(["nft", "delete", "table", nft_family, table])
-            after_all.append("# %s\n%s" % (label, normalize_iptables(self.runner.out([save]))))
-        return RestoreResult(changed, "".join(before_all), "".join(after_all))
+        for dummy, label, base, dummy2 in FAMILIES:
+            after_all.append("# %s\n%s" % (label, normalize_iptables(self.runner.out([self.command(base, "-save")]))))
+        return RestoreResult(True, "".join(before_all), "".join(after_all))
 
 
 class IptablesNft(Iptables):

@@ -272,6 +272,20 @@ class Nftables(Backend):
             else:
                 self.runner.run(["nft", "delete", "table", "inet", self.table])
 
+    def revert(self, before):
+        """Our table as ``before`` held it (or gone), in one transaction; our boot files as they were."""
+        if before["table"] is None:
+            return super(Nftables, self).revert(before)
+        now = self.read()
+        if normalize_nft(now["table"]) != normalize_nft(before["table"]):
+            with TempFile(render_nft_transaction(before["table"], self.table), ".nft") as path:
+                self.runner.run(["nft", "-f", path])
+        modes = {self.options["nftables_conf"]: 0o755}
+        for path, text in before["files"].items():
+            if now["files"].get(path) != text:
+                FileChange(path, None, text, modes.get(path, 0o644)).write(self.runner)
+        return True
+
     def persist(self, plan):
         conf = self.options["nftables_conf"]
         changes = dict((change.path, change) for change in plan.files)

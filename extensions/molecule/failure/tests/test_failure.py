@@ -62,10 +62,11 @@ def test_failure_was_reported(hosts, backends, failing_check):
         result = report["result"]
         assert result["rolled_back"] is True and result["backend"] == backends[name], report
         assert result["backup"].startswith("/var/backups/bjnp/") and host.file(result["backup"]).exists, report
-        # The role names the failed check (quoted as firewall_rules does; it printed nothing) and
-        # the backup it restored.
-        assert report["msg"] == "netsec.bjnp.firewall on %s: site check %r failed (rc=1). Restored %s (%s)." \
-            % (name, failing_check, result["backup"], backends[name]), report
+        # The role names the failed check (quoted as firewall_rules does; it printed nothing), that
+        # only our part was put back, and the backup it took.
+        assert report["msg"] == ("netsec.bjnp.firewall on %s: site check %r failed (rc=1). Put our %s rules back as "
+                                 "they were before this run (other rules untouched; backup %s)."
+                                 % (name, failing_check, backends[name], result["backup"])), report
 
 
 def test_rules_were_applied_before_the_failure(hosts, backends):
@@ -83,7 +84,8 @@ def test_the_play_fails_without_a_rescue(inventory, hosts, backends):
     output = " ".join(run_playbook(os.path.join(SCENARIO, "fail.yml"), expect_rc=2).split())
     for name in hosts:
         assert "fatal: [%s]: FAILED!" % name in output, output
-        assert re.search(r"netsec.bjnp.firewall on %s: site check .* Restored /var/backups/bjnp/\S+ \(%s\)\."
+        assert re.search(r"netsec.bjnp.firewall on %s: site check .* Put our %s rules back as they were before this "
+                         r"run \(other rules untouched; backup /var/backups/bjnp/\S+\)\."
                          % (re.escape(name), re.escape(backends[name])), output), output
     assert_rules_were_live(hosts, backends)
     assert_as_before(inventory, hosts)

@@ -193,3 +193,29 @@ def test_rules_file_round_trip(foreign, modes):
     merged = fw.merge_rules_file(text, desired)
     assert [line for line in merged.splitlines() if "BJNP" not in line] == text.splitlines()
     assert fw.merge_rules_file(merged, {"chains": {}, "jumps": {}}) == text
+
+
+# nft list table ip filter, as iptables-nft leaves it (1.8.9), with and without someone's empty chain.
+EMPTY_FILTER = """table ip filter {
+\tchain INPUT {
+\t\ttype filter hook input priority filter; policy accept;
+\t}
+\tchain FORWARD {
+\t\ttype filter hook forward priority filter; policy accept;
+\t}
+}
+"""
+
+
+def test_an_empty_table_iptables_nft_created_is_deletable():
+    assert fw.empty_builtin_table(EMPTY_FILTER)
+
+
+@pytest.mark.parametrize("listing", [
+    EMPTY_FILTER.replace("}\n}\n", "}\n\tchain F2B {\n\t}\n}\n"),
+    EMPTY_FILTER.replace("policy accept;\n\t}\n\tchain FORWARD", "policy drop;\n\t}\n\tchain FORWARD"),
+    EMPTY_FILTER.replace("accept;\n\t}\n}", "accept;\n\t\tcounter packets 0 bytes 0 accept\n\t}\n}"),
+    "",
+])
+def test_a_table_someone_uses_is_never_deleted(listing):
+    assert not fw.empty_builtin_table(listing)
