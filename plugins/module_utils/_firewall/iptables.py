@@ -18,6 +18,7 @@ import re
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.base import Backend, FileChange, Plan, RestoreResult
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import (
     BACKENDS,
+    IPTABLES_COMMANDS,
     iptables_restore_input,
     normalize_iptables,
     without_unused_tables,
@@ -281,6 +282,11 @@ def empty_builtin_table(nft_listing):
     return chains > 0 and chains == base_chains
 
 
+def save_both(runner, backend_name):
+    """``{"ipv4": text, "ipv6": text}``: iptables-save of both families, as backend ``backend_name`` runs it."""
+    return dict((label, runner.out([save])) for label, (save, dummy) in IPTABLES_COMMANDS[backend_name].items())
+
+
 class Iptables(Backend):
     """Our chains BJNP-INPUT / BJNP-FORWARD and their jumps, both families."""
 
@@ -408,10 +414,7 @@ class Iptables(Backend):
         """Nothing left to do for iptables-legacy, whose tables cannot be unregistered."""
 
     def backup(self):
-        data = {}
-        for dummy, label, base, dummy2 in FAMILIES:
-            data[label] = self.runner.out([self.command(base, "-save")]).encode("utf-8")
-        return data, {}
+        return dict((label, text.encode("utf-8")) for label, text in save_both(self.runner, self.name).items()), {}
 
     def can_delete_tables(self):
         return False

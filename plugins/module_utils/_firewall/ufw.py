@@ -28,10 +28,10 @@ import tarfile
 
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.base import Backend, Plan, RestoreResult
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.config_tree import config_archive, restore_config
+from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.iptables import save_both
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import (
     BACKENDS,
     CONFIG_PATHS,
-    IPTABLES_COMMANDS,
     archive_name,
     normalize_iptables,
     ufw_enabled,
@@ -441,7 +441,7 @@ class Ufw(Backend):
         """Nothing to do: ufw loads its own rule files at boot."""
 
     def _iptables_dumps(self):
-        return dict((family, self.runner.out([IPTABLES_COMMANDS["ufw"][family][0]])) for family in ("ipv4", "ipv6"))
+        return save_both(self.runner, self.name)
 
     def backup(self):
         config, paths = config_archive(CONFIG_PATHS["ufw"])
