@@ -175,3 +175,14 @@ def test_inactive_ufw_is_refused(ufw_host):
     refused = rules(ufw_host)
     assert refused.get("failed") is True and "not active" in refused["msg"], refused
     assert ufw_state(ufw_host) == before
+
+
+def test_failed_first_change_removes_ours_and_keeps_the_rule_the_site_added_meanwhile(ufw_host):
+    # The site allows a port while our run is in flight, then our site check fails.
+    intruder = "sh -c 'ufw allow 7070/tcp >/dev/null && false'"
+    failed = rules(ufw_host, backup_dir="/var/backups/bjnp", verify_commands=[intruder])
+    assert failed.get("failed") is True and failed["rolled_back"] is True, failed
+    assert "Put our ufw rules back" in failed["msg"], failed["msg"]
+    added = sh(ufw_host, "ufw show added")
+    assert "netsec.bjnp" not in added
+    assert "ufw allow 7070/tcp" in added and "ufw allow 22/tcp" in added
