@@ -14,6 +14,7 @@ __metaclass__ = type
 import hashlib
 import posixpath
 import re
+import stat
 
 METADATA_FORMAT = 1
 METADATA_SUFFIX = ".json"
@@ -82,12 +83,19 @@ def parse_name(name):
     return match.group("stamp"), backend, suffix
 
 
-def generations(names, backend):
+def stamp_of(base):
+    """The timestamp part of a generation base."""
+    return base.split("-", 1)[0]
+
+
+def generations(names, backend, broken=(), latest=None):
     """Generations of `backend` found in a directory listing, oldest first.
 
-    A generation counts once its metadata file exists: data files without metadata are an
-    interrupted backup and are never chosen for a restore (but are pruned with their stamp).
-    Returns a list of (base, [file names of that generation], has_metadata).
+    Returns a list of (base, [file names of that generation], state). The state is
+    "complete" when the metadata file exists and `broken` (bases whose metadata or files
+    cannot be used, as the caller found them) does not name it; "future" when its stamp is
+    later than the stamp `latest` (a clock set wrong, or a name made to win "newest");
+    "incomplete" otherwise. Data files without metadata are an interrupted backup.
     """
     found = {}
     for name in names:
@@ -99,39 +107,50 @@ def generations(names, backend):
         entry[0].append(name)
         if parsed[2] == METADATA_SUFFIX:
             entry[1] = True
-    return [(base, sorted(found[base][0]), found[base][1]) for base in sorted(found)]
+    result = []
+    for base in sorted(found):
+        files, has_meta = found[base]
+        if latest is not None and stamp_of(base) > latest:
+            state = "future"
+        elif has_meta and base not in broken:
+            state = "complete"
+        else:
+            state = "incomplete"
+        result.append((base, sorted(files), state))
+    return result
 
 
-def select_prune(names, backend, keep, new_base=None):
+def select_prune(names, backend, keep, new_base=None, broken=(), latest=None):
     """File names to delete so that `keep` generations of `backend` remain.
 
     `new_base` is the generation being written now (in check mode not yet in `names`); it is
     counted and never pruned. Only complete generations count towards `keep`; incomplete
-    ones older than the oldest kept generation are removed too.
+    ones older than the newest kept generation are removed too. Generations dated after
+    `latest` are neither counted nor removed: they are reported, for a person to look at.
     """
     if keep < 1:
         raise ValueError("keep must be at least 1, got %d" % keep)
-    gens = generations(names, backend)
-    complete = [base for base, dummy, meta in gens if meta and base != new_base]
+    gens = generations(names, backend, broken, latest)
+    complete = [base for base, dummy, state in gens if state == "complete" and base != new_base]
     room = keep - 1 if new_base is not None else keep
     kept = set(complete[max(0, len(complete) - room):]) if room > 0 else set()
     if new_base is not None:
         kept.add(new_base)
     newest_kept = max(kept) if kept else None
     doomed = []
-    for base, files, meta in gens:
-        if base in kept:
+    for base, files, state in gens:
+        if base in kept or state == "future":
             continue
         # An incomplete generation newer than everything kept may be a backup in progress.
-        if not meta and newest_kept is not None and base > newest_kept:
+        if state == "incomplete" and newest_kept is not None and base > newest_kept:
             continue
         doomed.extend(files)
     return doomed
 
 
-def newest(names, backend):
-    """Base of the newest complete generation of `backend`, or None."""
-    complete = [base for base, dummy, meta in generations(names, backend) if meta]
+def newest(names, backend, broken=(), latest=None):
+    """Base of the newest complete generation of `backend` not dated after `latest`, or None."""
+    complete = [base for base, dummy, state in generations(names, backend, broken, latest) if state == "complete"]
     return complete[-1] if complete else None
 
 
@@ -168,25 +187,103 @@ def build_metadata(when_iso, backend, base, host, change_id, label, files, extra
     return meta
 
 
-def check_metadata(meta, backend):
-    """Problems with a loaded metadata document, as messages (empty when it is usable)."""
-    problems = []
+_SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def check_metadata(meta, backend, base=None):
+    """Problems with a loaded metadata document, as messages (empty when it is usable).
+
+    Every field the restore uses is checked for its type, so a hand-edited or damaged file
+    gives a message, never a traceback. With `base`, the file entries must be exactly the
+    files of that generation (a metadata file cannot vouch for another generation's data).
+    """
     if not isinstance(meta, dict):
         return ["metadata is not a JSON object"]
-    if meta.get("format") != METADATA_FORMAT:
+    problems = []
+    if not _is_int(meta.get("format")) or meta.get("format") != METADATA_FORMAT:
         problems.append("unsupported metadata format %r" % (meta.get("format"),))
     if meta.get("backend") != backend:
         problems.append("backup is for backend %r, not %r" % (meta.get("backend"), backend))
+    for key in ("time", "generation", "host", "change_id", "label"):
+        if key in meta and not isinstance(meta[key], str):
+            problems.append("metadata field %s is %r, not a string" % (key, meta[key]))
+    if base is not None and meta.get("generation") != base:
+        problems.append("metadata names generation %r, not %r" % (meta.get("generation"), base))
+    if "running" in meta and not isinstance(meta["running"], bool):
+        problems.append("metadata field running is %r, not true or false" % (meta["running"],))
+    if "paths" in meta and not (isinstance(meta["paths"], list) and all(isinstance(p, str) for p in meta["paths"])):
+        problems.append("metadata field paths is %r, not a list of strings" % (meta["paths"],))
     files = meta.get("files")
-    if not isinstance(files, list) or not files:
+    if not isinstance(files, list):
+        problems.append("metadata field files is %r, not a list" % (files,) if "files" in meta else "metadata lists no files")
+        return problems
+    if not files:
         problems.append("metadata lists no files")
-    else:
-        for entry in files:
-            if not isinstance(entry, dict) or not all(k in entry for k in ("role", "name", "sha256")):
-                problems.append("malformed file entry %r" % (entry,))
-            elif posixpath.basename(entry["name"]) != entry["name"]:
-                problems.append("file entry %r is not a plain file name" % (entry["name"],))
+    # Roles are only comparable when the backend is the right one (reported above otherwise).
+    roles = dict(BACKENDS[backend]) if meta.get("backend") == backend and backend in BACKENDS else {}
+    expected = dict(generation_files(base, backend)) if base is not None and roles else None
+    seen = set()
+    for entry in files:
+        problem = _entry_problem(entry, roles, expected, seen)
+        if problem:
+            problems.append(problem)
     return problems
+
+
+def _entry_problem(entry, roles, expected, seen):
+    """Why one file entry of the metadata is unusable, or None."""
+    if not isinstance(entry, dict) or not all(k in entry for k in ("role", "name", "sha256")):
+        return "malformed file entry %r" % (entry,)
+    for key in ("role", "name", "sha256"):
+        if not isinstance(entry[key], str):
+            return "file entry %r: %s is not a string" % (entry, key)
+    if posixpath.basename(entry["name"]) != entry["name"] or entry["name"] in ("", ".", ".."):
+        return "file entry %r is not a plain file name" % (entry["name"],)
+    if "size" in entry and not _is_int(entry["size"]):
+        return "file entry %r: size %r is not an integer" % (entry["name"], entry["size"])
+    if not _SHA256_RE.match(entry["sha256"]):
+        return "file entry %r: sha256 %r is not 64 lowercase hex digits" % (entry["name"], entry["sha256"])
+    if roles and entry["role"] not in roles:
+        return "file entry %r has role %r, not one of %s" % (entry["name"], entry["role"], ", ".join(sorted(roles)))
+    if entry["role"] in seen:
+        return "role %r is listed twice" % (entry["role"],)
+    seen.add(entry["role"])
+    if expected is not None and expected.get(entry["role"]) != entry["name"]:
+        return "file entry %r (role %s) is not a file of this generation (%s expected)" % (
+            entry["name"], entry["role"], expected.get(entry["role"]))
+    return None
+
+
+def untrusted(mode, uid, euid, directory=False):
+    """Why a file (or directory) with this lstat mode and owner may not hold a backup, or None.
+
+    Only a regular file (a real directory) owned by the user running us and writable by
+    nobody else is trusted: anyone else who can write it can choose what a restore puts back.
+    """
+    kind = "directory" if directory else "regular file"
+    if stat.S_ISLNK(mode):
+        return "it is a symlink"
+    if (directory and not stat.S_ISDIR(mode)) or (not directory and not stat.S_ISREG(mode)):
+        return "it is %s, not a %s" % (file_kind(mode), kind)
+    if uid != euid:
+        return "it is owned by uid %d, not by uid %d (the user running this)" % (uid, euid)
+    if mode & 0o022:
+        who = "group and others" if mode & 0o022 == 0o022 else "group" if mode & 0o020 else "others"
+        return "it is writable by %s (mode %04o)" % (who, stat.S_IMODE(mode))
+    return None
+
+
+def file_kind(mode):
+    for test, name in ((stat.S_ISDIR, "a directory"), (stat.S_ISREG, "a regular file"), (stat.S_ISLNK, "a symlink"),
+                       (stat.S_ISFIFO, "a fifo"), (stat.S_ISSOCK, "a socket"), (stat.S_ISCHR, "a character device"),
+                       (stat.S_ISBLK, "a block device")):
+        if test(mode):
+            return name
+    return "a special file"
 
 
 # --- ruleset texts ------------------------------------------------------------------------
@@ -297,7 +394,7 @@ def archive_name(path):
 
 
 def check_member(name, roots):
-    """Why an archive member may not be extracted (None when it may).
+    """Why an archive member name may not be extracted (None when it may).
 
     Members must be relative, free of `..`, and inside one of the archived roots.
     """
@@ -308,6 +405,38 @@ def check_member(name, roots):
         if name == rel or name.startswith(rel + "/"):
             return None
     return "archive member %r lies outside %s" % (name, ", ".join(roots))
+
+
+def check_members(members, roots):
+    """Why the members (tarfile.TarInfo) of a configuration archive may not be extracted.
+
+    Only regular files and directories, each named once, under one of `roots`, with nothing
+    but directories above them: no symlink, hard link, device or fifo, so no member can make
+    a later one land outside the tree (`etc/ufw/d -> /victim`, then `etc/ufw/d/x`). Our own
+    archives hold nothing else (``config_tree.config_archive`` refuses to write them).
+    """
+    problems = []
+    kinds = {}
+    for member in members:
+        problem = check_member(member.name, roots)
+        if problem is None:
+            if member.issym():
+                problem = "archive member %r is a symlink (to %r)" % (member.name, member.linkname)
+            elif member.islnk():
+                problem = "archive member %r is a hard link (to %r)" % (member.name, member.linkname)
+            elif not (member.isdir() or member.isfile()):
+                problem = "archive member %r is a device, fifo or other special file" % (member.name,)
+            elif member.name in kinds:
+                problem = "archive member %r appears twice" % (member.name,)
+        if problem:
+            problems.append(problem)
+        kinds.setdefault(member.name, member.isdir())
+    for name in sorted(kinds):
+        parts = name.split("/")
+        above = [p for p in ("/".join(parts[:n]) for n in range(1, len(parts))) if kinds.get(p) is False]
+        if above:
+            problems.append("archive member %r lies under %r, which is not a directory" % (name, above[0]))
+    return problems
 
 
 def ufw_enabled(conf_text):

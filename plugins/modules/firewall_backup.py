@@ -24,9 +24,13 @@ description:
     output for reference when the daemon runs."
   - Files are named C(<UTC timestamp>-<backend>.<ext>), are readable by their owner only
     (mode C(0600)) and come with a JSON metadata file (C(.json)) that records the time, backend,
-    host, O(change_id), O(label) and the SHA-256 of every file. The metadata file is written
-    last, so a backup without it is incomplete and is never restored.
-  - Generations of the same backend beyond O(keep) are deleted, oldest first.
+    host, O(change_id), O(label) and the SHA-256 of every file. Every file is written under a
+    temporary name and synced, then renamed, the metadata file last, so a backup without it is
+    incomplete and is never restored; a failed write (a full disk) removes what it wrote.
+  - Generations of the same backend beyond O(keep) are deleted, oldest first. Only complete
+    generations count; incomplete ones (metadata missing, empty or invalid) older than the new one
+    are deleted and reported in RV(incomplete); generations dated in the future (RV(future)) are
+    neither counted nor deleted.
 author:
   - netsec.bjnp developers (@netsec)
 options:
@@ -38,7 +42,10 @@ options:
     choices: [firewalld, ufw, nftables, iptables-nft, iptables-legacy]
   dir:
     description:
-      - Directory receiving the backups. Created when missing; its mode is set to C(0700).
+      - Directory receiving the backups. Created with mode C(0700) when missing (missing parents C(0755)),
+        unless its nearest existing parent is writable by everyone without the sticky bit.
+      - An existing directory is used as it is, never changed, and refused when it is a symlink, not a directory,
+        owned by another user than the one running the module, or writable by group or others.
     type: path
     default: /var/backups/bjnp
   keep:
@@ -162,6 +169,26 @@ pruned:
   type: list
   elements: str
   sample: [/var/backups/bjnp/20261101T080000.000000Z-nftables.nft, /var/backups/bjnp/20261101T080000.000000Z-nftables.json]
+incomplete:
+  description:
+    - Generations of O(backend) found incomplete or untrusted (metadata missing, empty or invalid, a file that is
+      not a regular file owned by the user running the module), with the reason. They do not count towards
+      O(keep); those older than the new backup are deleted (listed in RV(pruned) too).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - generation: 20261101T080000.000000Z-nftables
+      files: [/var/backups/bjnp/20261101T080000.000000Z-nftables.json, /var/backups/bjnp/20261101T080000.000000Z-nftables.nft]
+      reason: metadata file /var/backups/bjnp/20261101T080000.000000Z-nftables.json is empty (the backup did not finish)
+future:
+  description:
+    - Generations of O(backend) dated more than 5 minutes after the host's clock (a clock set wrong); neither
+      counted towards O(keep) nor deleted.
+  returned: success
+  type: list
+  elements: dict
+  sample: []
 """
 
 from ansible.module_utils.basic import AnsibleModule

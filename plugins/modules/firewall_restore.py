@@ -17,6 +17,15 @@ description:
     not only the rules of this collection.
   - Checks the SHA-256 of every file against the metadata first; a missing or altered file fails
     the task, naming the file, before anything changes.
+  - Only backups nobody else could have written are restored, since a restore runs as root. The
+    backup directory must be a real directory (not a symlink) owned by the user running the module
+    and not writable by group or others; every file of the backup must be a regular file (not a
+    symlink, not a directory) with the same owner and not writable by group or others. Anything
+    else is refused with a message saying why. The metadata is checked field by field.
+  - "The configuration archives of C(ufw) and C(firewalld) are checked as a whole before anything is
+    written: only regular files and directories under the archived trees, each named once, are
+    accepted; symlinks, hard links, devices, fifos, absolute names, C(..) and a tree reached
+    through a symlink on disk are refused."
   - "C(nftables): loads C(flush ruleset) followed by the saved ruleset with one C(nft -f), which is
     atomic: the old ruleset stays if the new one does not load. The input is checked with
     C(nft -c) first."
@@ -44,8 +53,11 @@ options:
   path:
     description:
       - Any file of the backup to restore (a data file or its C(.json) metadata).
-      - A relative path is taken inside O(dir).
-      - Without it, the newest complete backup of O(backend) in O(dir) is restored.
+      - A relative path must be a file name inside O(dir) (no directories, no C(..)); an absolute path
+        names its own directory, which must pass the same checks as O(dir).
+      - Without it, the newest complete backup of O(backend) in O(dir) is restored. A backup whose metadata
+        is missing, empty, unreadable or invalid is incomplete and skipped, and so is one dated more than
+        5 minutes after the host's clock; both are returned (RV(incomplete), RV(future)) with a warning.
     type: path
   dir:
     description:
@@ -108,6 +120,24 @@ boot_files_forgotten:
   type: list
   elements: str
   sample: [/etc/nftables.d/netsec-bjnp.nft, /etc/nftables.conf]
+incomplete:
+  description:
+    - Without O(path), the generations of O(backend) in O(dir) skipped as incomplete or untrusted, with the reason.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - generation: 20261125T114655.123456Z-nftables
+      files: [/var/backups/bjnp/20261125T114655.123456Z-nftables.json, /var/backups/bjnp/20261125T114655.123456Z-nftables.nft]
+      reason: metadata file /var/backups/bjnp/20261125T114655.123456Z-nftables.json is empty (the backup did not finish)
+future:
+  description:
+    - Without O(path), the generations of O(backend) in O(dir) dated after the host's clock plus 5 minutes,
+      never taken as the newest (give O(path) to restore one).
+  returned: success
+  type: list
+  elements: dict
+  sample: []
 changed_files:
   description: Configuration files that differ from the archive (C(ufw), C(firewalld)), relative to C(/).
   returned: for ufw and firewalld
@@ -121,8 +151,8 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.netsec.bjnp.plugins.module_utils._io import FirewallError, Runner
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.backups import (
     backend_of_backup,
+    find_backup,
     load_backup,
-    locate_backup,
 )
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.registry import (
     BACKEND_ARGUMENT_SPEC,
@@ -167,14 +197,17 @@ def main():
     params = module.params
     try:
         backend = pick_backend(Runner(module), params)
-        directory, base = locate_backup(backend.name, params["dir"], params["path"])
-        meta, data = load_backup(backend.name, directory, base)
+        found = find_backup(backend.name, params["dir"], params["path"])
+        directory = found["directory"]
+        meta, data = load_backup(backend.name, directory, found["base"])
         restored = backend.restore(meta, data, check_mode=module.check_mode)
         forgotten = forget_persisted(backend) if restored.changed and not module.check_mode else []
     except FirewallError as exc:
         module.fail_json(msg=exc.message, **exc.details)
     result = dict(changed=restored.changed or bool(forgotten), backend=backend.name, restored="%s/%s" % (directory, meta["files"][0]["name"]),
-                  metadata=meta, boot_files_forgotten=forgotten)
+                  metadata=meta, boot_files_forgotten=forgotten, incomplete=found["incomplete"], future=found["future"])
+    for entry in found["incomplete"] + found["future"]:
+        module.warn("skipped backup %s: %s" % (entry["generation"], entry["reason"]))
     if restored.changed_files is not None:
         result["changed_files"] = restored.changed_files
     if module._diff:

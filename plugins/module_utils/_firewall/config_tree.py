@@ -21,7 +21,8 @@ import tempfile
 from ansible_collections.netsec.bjnp.plugins.module_utils._io import FirewallError
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import (
     archive_name,
-    check_member,
+    check_members,
+    file_kind,
     manifest_changes,
     sha256_hex,
     tar_manifest,
@@ -29,15 +30,40 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import (
 
 
 def config_archive(paths):
-    """A tar of the configuration paths that exist, and the list of those paths."""
+    """A tar of the configuration paths that exist, and the list of those paths.
+
+    Only directories and regular files are archived (a file's content, never a hard link
+    to another member), because a restore accepts nothing else; anything else in the tree
+    is refused here, naming it, so no backup is written that could not be restored.
+    """
     buf = io.BytesIO()
     present = []
-    with tarfile.open(fileobj=buf, mode="w") as tar:
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in paths:
             if os.path.lexists(path):
                 present.append(path)
-                tar.add(path, arcname=archive_name(path), recursive=True)
+                _archive_tree(tar, path)
     return buf.getvalue(), present
+
+
+def _archive_tree(tar, path):
+    st = os.lstat(path)
+    info = tarfile.TarInfo(archive_name(path))
+    info.mode, info.uid, info.gid, info.mtime = stat.S_IMODE(st.st_mode), st.st_uid, st.st_gid, int(st.st_mtime)
+    if stat.S_ISDIR(st.st_mode):
+        info.type = tarfile.DIRTYPE
+        tar.addfile(info)
+        for name in sorted(os.listdir(path)):
+            _archive_tree(tar, os.path.join(path, name))
+    elif stat.S_ISREG(st.st_mode):
+        with open(path, "rb") as handle:
+            content = handle.read()
+        info.size = len(content)
+        tar.addfile(info, io.BytesIO(content))
+    else:
+        raise FirewallError("%s is %s: a backup holds only regular files and directories (a restore refuses "
+                            "anything else), so none was taken. Replace it with a regular file, or remove it. "
+                            "Nothing was changed." % (path, file_kind(st.st_mode)))
 
 
 def live_manifest(paths):
@@ -68,14 +94,35 @@ def live_manifest(paths):
 
 
 def open_archive(content, roots):
-    tar = tarfile.open(fileobj=io.BytesIO(content), mode="r")
-    for member in tar.getmembers():
-        problem = check_member(member.name, roots)
-        if problem is None and not (member.isdir() or member.isfile() or member.issym()):
-            problem = "archive member %r is neither a file, a directory nor a symlink" % member.name
-        if problem:
-            raise FirewallError(problem)
+    """The archive, once every member and the way to every root on disk were checked."""
+    try:
+        tar = tarfile.open(fileobj=io.BytesIO(content), mode="r")
+        members = tar.getmembers()
+    except (tarfile.TarError, EOFError) as exc:
+        raise FirewallError("the configuration archive of the backup is not a readable tar archive (%s). "
+                            "Nothing was changed." % exc)
+    names = set(member.name for member in members)
+    touched = [root for root in roots if os.path.lexists(root) or archive_name(root) in names
+               or any(name.startswith(archive_name(root) + "/") for name in names)]
+    problems = check_members(members, roots) + [p for p in (check_way(root) for root in touched) if p]
+    if problems:
+        shown = "; ".join(problems[:5]) + ("; and %d more" % (len(problems) - 5) if len(problems) > 5 else "")
+        raise FirewallError("refusing to restore the configuration archive: %s. Nothing was changed." % shown)
     return tar
+
+
+def check_way(root):
+    """Why the tree at `root` may not be replaced in place, or None.
+
+    The copy is staged next to `root` and renamed over it, so the directory holding `root`
+    must be where its name says: a symlink on the way would move the restore elsewhere.
+    """
+    parent = os.path.dirname(os.path.abspath(root))
+    if os.path.realpath(parent) != parent:
+        return "%s is reached through a symlink (%s resolves to %s)" % (root, parent, os.path.realpath(parent))
+    if not os.path.isdir(parent):
+        return "the directory %s that holds %s does not exist" % (parent, root)
+    return None
 
 
 # Members were checked by open_archive(); Python's newer default filter would drop owners.
@@ -91,6 +138,8 @@ def replace_tree(tar, root):
     """
     rel = archive_name(root)
     members = [m for m in tar.getmembers() if m.name == rel or m.name.startswith(rel + "/")]
+    if not members and not os.path.lexists(root):
+        return  # absent then and now
     parent = os.path.dirname(root)
     staging = tempfile.mkdtemp(prefix=".bjnp-restore-", dir=parent)
     try:
@@ -146,5 +195,8 @@ def restore_config(roots, content, check_mode):
     changes = manifest_changes(tar_manifest(tar), live_manifest(roots))
     if changes and not check_mode:
         for root in roots:
-            replace_tree(tar, root)
+            try:
+                replace_tree(tar, root)
+            except OSError as exc:
+                raise FirewallError("restoring %s from the configuration archive failed: %s" % (root, exc))
     return changes

@@ -454,9 +454,10 @@ class Ufw(Backend):
         with tarfile.open(fileobj=io.BytesIO(data["config"]), mode="r") as archive:
             try:
                 member = archive.extractfile(archive_name("/etc/ufw/ufw.conf"))
-                want_enabled = ufw_enabled(member.read().decode("utf-8"))
             except KeyError:
-                want_enabled = False
+                member = None
+            # None also for a member that is no regular file: ufw.conf absent means disabled.
+            want_enabled = member is not None and ufw_enabled(member.read().decode("utf-8", "replace"))
         active = self._active()
         before = "".join(ufw_chain_lines(text) for family, text in sorted(self._iptables_dumps().items()))
         saved = "".join(ufw_chain_lines(data[family].decode("utf-8")) for family in ("ipv4", "ipv6"))

@@ -46,7 +46,10 @@ def test_restore_refuses_a_file_that_is_not_a_backup(capsys, tmp_path):
 def test_restore_without_a_backup_names_the_directory(capsys, tmp_path):
     (tmp_path / "20261125T114655.123456Z-nftables.nft").write_text("")  # no metadata: incomplete
     result = run_module(capsys, firewall_restore, backend="nftables", dir=str(tmp_path))
-    assert result["failed"] is True and result["msg"] == "no complete nftables backup in %s" % tmp_path
+    assert result["failed"] is True and result["msg"] == (
+        "no complete nftables backup in %s (skipped: 20261125T114655.123456Z-nftables: it has no metadata file "
+        "(an interrupted backup, or one in progress))" % tmp_path)
+    assert [entry["generation"] for entry in result["incomplete"]] == ["20261125T114655.123456Z-nftables"]
     result = run_module(capsys, firewall_restore, backend="nftables", dir=str(tmp_path / "nope"))
     assert result["msg"] == "backup directory %s does not exist" % (tmp_path / "nope")
 
