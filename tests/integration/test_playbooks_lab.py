@@ -147,7 +147,7 @@ def test_detect_gate_fails_on_exposure(lab):
 def test_remediate_refuses_without_change_id(lab):
     result = lab.playbook("remediate")
     assert result.returncode != 0
-    assert "bjnp_require_change_id is set" in result.stdout
+    assert "netsec.bjnp.remediate needs a change id" in result.stdout
     assert lab.rulesets() == lab.original
 
 
@@ -199,7 +199,7 @@ def test_check_mode_of_detect_verify_and_rollback_changes_nothing(lab):
     closed, jobs, reports = lab.rulesets(), lab.spool("printer-1"), sorted(os.listdir(lab.reports))
     output = {}
     for name in ("detect", "verify", "rollback"):
-        result = lab.playbook(name, "--check", "--diff")
+        result = lab.playbook(name, "--check", "--diff", *(["-e", "bjnp_change_id=IT-CHECK"] if name == "rollback" else []))
         ok(result)
         output[name] = result.stdout
     assert "no job sent (check mode)" in output["verify"] and "test job accepted" not in output["verify"]
@@ -210,7 +210,7 @@ def test_check_mode_of_detect_verify_and_rollback_changes_nothing(lab):
 
 
 def test_rollback_tag_restores_the_original_rulesets(lab):
-    result = lab.playbook("remediate", "--tags", "rollback")
+    result = lab.playbook("remediate", "--tags", "rollback", "-e", "bjnp_change_id=IT-ROLLBACK")
     ok(result)
     assert "PLAY [Close BJNP and raw printing" in result.stdout
     assert "Probe before the change" not in result.stdout and "(before)" not in result.stdout

@@ -185,14 +185,14 @@ playbook() {
     -e "bjnp_report_dir=$report_dir" "$@"
 }
 
-# The lab inventory sets bjnp_require_change_id: pre-flight must refuse.
+# remediate needs a change id: its first play must refuse before any host is contacted.
 refused() {
   local log
   log="$(mktemp)"
   if "$@" >"$log" 2>&1; then
     cat "$log"; rm -f "$log"; die "remediate ran without a change id"
   fi
-  grep -q 'bjnp_require_change_id is set' "$log" || { cat "$log"; rm -f "$log"; die "remediate failed for another reason"; }
+  grep -q 'netsec.bjnp.remediate needs a change id' "$log" || { cat "$log"; rm -f "$log"; die "remediate failed for another reason"; }
   rm -f "$log"
   echo "ok: refused without bjnp_change_id"
 }
@@ -243,7 +243,7 @@ flow() {
   done
   echo "ok: printserver still prints: its test jobs reached both printers after remediate and at verify"
 
-  step "6 remediate --tags rollback" playbook netsec.bjnp.remediate --tags rollback
+  step "6 remediate --tags rollback" playbook netsec.bjnp.remediate --tags rollback -e bjnp_change_id=DEMO-1
   unchanged "after the roll-back"
   step "7 detect again" playbook netsec.bjnp.detect
   after_rollback="$(counts detect)"
