@@ -16,6 +16,7 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
+from ansible.module_utils.six import string_types
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_addresses import (
     collapse_networks,
@@ -28,12 +29,82 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_addresses import 
 _WINDOWS_ABSOLUTE = re.compile(r"^([A-Za-z]:[\\/]|\\\\)")
 
 # <UTC stamp>-windows.wfw (the netsh export) and .json (its metadata); the stamp format is the
-# Linux backups' (plugins/module_utils/bjnp_backup.py), so names sort in time order.
-_BACKUP_NAME = re.compile(r"^(?P<base>\d{8}T\d{6}\.\d{6}Z-windows)\.(?P<kind>wfw|json)$")
+# Linux backups' (plugins/module_utils/bjnp_backup.py), so names sort in time order. NTFS names
+# are case-insensitive and win_find matches its patterns that way, so this does too.
+_BACKUP_NAME = re.compile(r"^(?P<base>\d{8}T\d{6}\.\d{6}Z-windows)\.(?P<kind>wfw|json)$", re.IGNORECASE)
+
+# The rule group: it names our rules, prefixes their display names and names the scheduled
+# tasks of the confirm timer and the restore. Letters, digits, space, '.', '_' and '-' only:
+# no wildcard (* ? [ ] would match other groups in the NetSecurity cmdlets), no quote, no
+# leading '@' (an indirect resource string), nothing a task name refuses.
+_RULE_GROUP = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9 ._-]{0,62}[A-Za-z0-9_-])?$")
+_WILDCARDS = "*?[]"
+
+# One rule's RemoteAddresses: about 1,000 entries is the limit reported for Windows Firewall,
+# so longer complements are split into several rules.
+MAX_REMOTE_ADDRESSES = 1000
+
+# Characters Windows refuses in file names, and the device names that are never files
+# (NUL.wfw is the NUL device), case-insensitive, with or without an extension.
+_BAD_NAME_CHARS = set('<>:"|?*') | set(chr(code) for code in range(32))
+_DEVICE_NAMES = set(["CON", "PRN", "AUX", "NUL"] + ["COM%d" % n for n in range(1, 10)]
+                    + ["LPT%d" % n for n in range(1, 10)])
+
+# bjnp_confirm_timeout and bjnp_windows_restore_timeout: whole seconds, at most a day.
+MAX_TIMEOUT = 86400
 
 
 def _ports_text(low, high):
     return str(low) if low == high else "%d-%d" % (low, high)
+
+
+def rule_group_problem(group):
+    """Why ``group`` cannot be bjnp_windows_rule_group, or None."""
+    if not isinstance(group, string_types) or not group.strip():
+        return "bjnp_windows_rule_group is empty: the role only ever touches the rules of its own group"
+    wildcards = sorted(set(c for c in group if c in _WILDCARDS))
+    if wildcards:
+        return ("bjnp_windows_rule_group '%s' holds the wildcard character(s) %s: the Windows Firewall cmdlets "
+                "would take it as a pattern and match the rules of other groups" % (group, " ".join(wildcards)))
+    if not _RULE_GROUP.match(group):
+        return ("bjnp_windows_rule_group '%s' is refused: use 1 to 64 letters, digits, spaces, '.', '_' and '-', "
+                "starting with a letter or digit and not ending with a space or '.'" % group)
+    return None
+
+
+def _name_problem(name):
+    """Why ``name`` cannot be one component of a Windows path, or None."""
+    if name in (".", ".."):
+        return "'%s' is a relative path component" % name
+    bad = sorted(set(c for c in name if c in _BAD_NAME_CHARS))
+    if bad:
+        return "'%s' holds %s, which a Windows file name cannot" % (
+            name, " ".join(repr(c) if ord(c) >= 32 else "\\x%02x" % ord(c) for c in bad))
+    if name != name.rstrip(" ."):
+        return "'%s' ends with a space or '.', which Windows drops" % name
+    if name.split(".")[0].rstrip(" ").upper() in _DEVICE_NAMES:
+        return "'%s' is a Windows device name, not a file" % name
+    return None
+
+
+def windows_path_problem(path):
+    """Why ``path`` is not a plain absolute Windows path (C:\\dir\\file, \\\\server\\share\\file), or None."""
+    text = to_native(path)
+    if not _WINDOWS_ABSOLUTE.match(text):
+        return "'%s' is not an absolute Windows path (C:\\... or \\\\server\\share\\...)" % text
+    if text.startswith("\\\\"):
+        # \\?\ and \\.\ reach devices and bypass path normalisation.
+        parts = text[2:].replace("/", "\\").split("\\")
+        if parts[0] in ("?", ".") or len(parts) < 2 or not parts[0] or not parts[1]:
+            return "'%s' is not a \\\\server\\share\\... path" % text
+    else:
+        parts = text[3:].replace("/", "\\").split("\\")
+    parts = [part for part in parts if part]
+    for part in parts:
+        problem = _name_problem(part)
+        if problem:
+            return "'%s': %s" % (text, problem)
+    return None
 
 
 def bjnp_windows_remote_ranges(allowed_sources):
@@ -56,75 +127,170 @@ def bjnp_windows_remote_ranges(allowed_sources):
             for first, last in complement_ranges(networks[family], family)]
 
 
-def bjnp_windows_rules(ports, allowed_sources=None, group="netsec.bjnp"):
+def bjnp_windows_rules(ports, allowed_sources=None, group="netsec.bjnp", max_addresses=MAX_REMOTE_ADDRESSES):
     """Render the inbound block rules for ``bjnp_ports`` as win_firewall_rule arguments.
 
     One rule per protocol and merged port range, named ``<group> block <protocol> <ports>``
-    so names are unique and stable. When every source is allowed, each rule comes back with
-    ``state: absent``: a block rule with an empty remote address list would block everything.
+    so names are unique and stable. A remote address list longer than ``max_addresses`` is
+    split over several rules; the first keeps that name, the next ones add `` part 2``,
+    `` part 3``... When every source is allowed, each rule comes back with ``state: absent``:
+    a block rule with an empty remote address list would block everything.
     """
+    problem = rule_group_problem(group)
+    if problem:
+        raise AnsibleFilterError("bjnp_windows_rules: %s" % problem)
+    try:
+        max_addresses = int(max_addresses)
+    except (TypeError, ValueError):
+        raise AnsibleFilterError("bjnp_windows_rules: max_addresses %r is not a number" % (max_addresses,))
+    if max_addresses < 1:
+        raise AnsibleFilterError("bjnp_windows_rules: max_addresses must be at least 1, got %d" % max_addresses)
     try:
         merged = normalize_ports(ports)
     except (ValueError, AttributeError) as exc:
         raise AnsibleFilterError("bjnp_windows_rules: bad bjnp_ports entry: %s" % to_native(exc))
     remote = bjnp_windows_remote_ranges(allowed_sources)
+    chunks = [remote[start:start + max_addresses] for start in range(0, len(remote), max_addresses)] or [[]]
     rules = []
     for protocol in ("tcp", "udp"):
         for low, high in merged[protocol]:
             localport = _ports_text(low, high)
-            rules.append({
-                "name": "%s block %s %s" % (group, protocol, localport),
-                "protocol": protocol,
-                "localport": localport,
-                "remoteip": ",".join(remote) if remote else "any",
-                "state": "present" if remote else "absent",
-            })
+            name = "%s block %s %s" % (group, protocol, localport)
+            for number, chunk in enumerate(chunks, 1):
+                rules.append({
+                    "name": name if number == 1 else "%s part %d" % (name, number),
+                    "protocol": protocol,
+                    "localport": localport,
+                    "remoteip": ",".join(chunk) if chunk else "any",
+                    "state": "present" if chunk else "absent",
+                })
     return rules
 
 
+def _timeout_problem(name, value, minimum=0):
+    text = to_native(value).strip()
+    if isinstance(value, bool) or not re.match(r"^-?[0-9]+$", text):
+        return "%s %r is not a whole number of seconds" % (name, value)
+    if not minimum <= int(text) <= MAX_TIMEOUT:
+        return "%s %s must be %d to %d seconds" % (name, text, minimum, MAX_TIMEOUT)
+    return None
+
+
+def bjnp_windows_input(values):
+    """The Windows-only options, checked on the controller before the host is touched.
+
+    ``values``: ``mode`` (the checked bjnp_mode list; omit it for a roll-back),
+    ``rule_group``, ``backup_dir``, ``confirm_timeout``, ``restore_timeout``. Returns
+    ``{"problems": [messages]}``; each message names the value.
+    """
+    if not isinstance(values, dict):
+        raise AnsibleFilterError("bjnp_windows_input expects a dict of the role's options, not %r" % (values,))
+    problems = []
+    mode = values.get("mode")
+    if mode is not None and "gateway" in mode:
+        problems.append("bjnp_mode %s: gateway mode (forwarded traffic) is Linux only; Windows hosts take "
+                        "bjnp_mode [host]" % ", ".join(to_native(item) for item in mode))
+    problem = rule_group_problem(values.get("rule_group"))
+    if problem:
+        problems.append(problem)
+    backup_dir = values.get("backup_dir")
+    if not isinstance(backup_dir, string_types) or not backup_dir.strip():
+        problems.append("bjnp_windows_backup_dir is empty")
+    else:
+        problem = windows_path_problem(backup_dir.rstrip("\\/"))
+        if problem:
+            problems.append("bjnp_windows_backup_dir %s" % problem)
+    # 0 turns the confirm timer off; a restore needs time for netsh and a new connection.
+    for key, name, minimum in (("confirm_timeout", "bjnp_confirm_timeout", 0),
+                               ("restore_timeout", "bjnp_windows_restore_timeout", 30)):
+        if key in values:
+            problem = _timeout_problem(name, values[key], minimum)
+            if problem:
+                problems.append(problem)
+    return {"problems": problems}
+
+
 def bjnp_windows_backup_path(name, backup_dir):
-    """Resolve ``bjnp_rollback_from``: an absolute Windows path as given, else a file in ``backup_dir``."""
+    """Resolve ``bjnp_rollback_from``: an absolute Windows path as given, else a file in ``backup_dir``.
+
+    Either way the file must end in ``.wfw`` (any case) and be a plain file name: no
+    drive-relative ``C:x.wfw`` (it would name an alternate data stream once joined to the
+    directory), no wildcard, no device name, no ``..``.
+    """
     text = to_native(name).strip()
     if not text:
         raise AnsibleFilterError("bjnp_windows_backup_path: empty backup name")
     if _WINDOWS_ABSOLUTE.match(text):
-        return text
-    if "\\" in text or "/" in text:
+        problem = windows_path_problem(text)
+        path = text
+    elif "\\" in text or "/" in text:
         raise AnsibleFilterError(
             "bjnp_windows_backup_path: '%s' is neither a file name in %s nor an absolute path"
             % (text, backup_dir))
-    return "%s\\%s" % (to_native(backup_dir).rstrip("\\/"), text)
+    else:
+        problem = _name_problem(text)
+        if problem and ":" in text:
+            problem = "'%s' is drive-relative or names a data stream; give a file name or C:\\...\\file.wfw" % text
+        path = "%s\\%s" % (to_native(backup_dir).rstrip("\\/"), text)
+    if problem:
+        raise AnsibleFilterError("bjnp_windows_backup_path: %s" % problem)
+    if not text.lower().endswith(".wfw"):
+        raise AnsibleFilterError("bjnp_windows_backup_path: '%s' is not a netsh export (*.wfw)" % text)
+    return path
 
 
 def bjnp_windows_backups(names, keep=None):
     """Sort a backup directory listing into generations; pick the newest and what to prune.
 
     A generation is complete once both its ``.wfw`` export and ``.json`` metadata exist; only
-    complete ones are restored or counted towards ``keep``. Names are returned without their
-    directory. Incomplete generations are pruned too, unless newer than the newest complete
-    one (a backup in progress).
+    complete ones are restored or counted towards ``keep``. Names are matched in any case, as
+    NTFS does, and returned as listed, without their directory. Incomplete generations are
+    pruned too, unless newer than the newest complete one (a backup in progress).
     """
     found = {}
     for name in names or []:
-        match = _BACKUP_NAME.match(to_native(name).replace("/", "\\").rsplit("\\", 1)[-1])
+        base_name = to_native(name).replace("/", "\\").rsplit("\\", 1)[-1]
+        match = _BACKUP_NAME.match(base_name)
         if match:
-            found.setdefault(match.group("base"), set()).add(match.group("kind"))
-    complete = sorted(base for base, kinds in found.items() if kinds == {"wfw", "json"})
+            key = match.group("base").upper()
+            found.setdefault(key, {})[match.group("kind").lower()] = base_name
+    complete = sorted(key for key, kinds in found.items() if set(kinds) == {"wfw", "json"})
     prune = []
     if keep is not None:
         keep = int(keep)
         if keep < 1:
             raise AnsibleFilterError("bjnp_windows_backups: keep must be at least 1, got %d" % keep)
         kept = complete[-keep:]
-        for base in sorted(found):
-            if base in kept or (kept and base > kept[-1]):
+        for key in sorted(found):
+            if key in kept or (kept and key > kept[-1]):
                 continue
-            prune.extend("%s.%s" % (base, kind) for kind in sorted(found[base]))
+            prune.extend(found[key][kind] for kind in sorted(found[key]))
     return {
-        "generations": complete,
-        "newest": "%s.wfw" % complete[-1] if complete else "",
+        "generations": [found[key]["wfw"][:-len(".wfw")] for key in complete],
+        "newest": found[complete[-1]]["wfw"] if complete else "",
         "prune": prune,
     }
+
+
+def _rule_lines(rules):
+    lines = []
+    for rule in rules or []:
+        remote = sorted(part for part in to_native(rule.get("remoteip", "")).split(",") if part)
+        lines.append("%s: %s %s from %s\n" % (rule.get("name"), rule.get("protocol"), rule.get("localport"),
+                                              ",".join(remote) or "any"))
+    return "".join(sorted(lines))
+
+
+def bjnp_windows_diff(before, after, group):
+    """The change to our group as firewall_rules' ``diff``: one before/after text, a line per rule.
+
+    ``before``: the group's rules as the host reports them (the ``rules`` of the state read);
+    ``after``: the rendered rules that will be present. Lines are sorted, and so are the remote
+    addresses within a line, so only real differences show (a change of a property the line does
+    not show, the description for example, leaves both texts equal).
+    """
+    header = "Windows Firewall group %s" % group
+    return [{"before_header": header, "after_header": header, "before": _rule_lines(before), "after": _rule_lines(after)}]
 
 
 def bjnp_windows_listeners(tcp_listen, udp_listen, ports):
@@ -163,6 +329,8 @@ class FilterModule(object):
         return {
             "bjnp_windows_remote_ranges": bjnp_windows_remote_ranges,
             "bjnp_windows_rules": bjnp_windows_rules,
+            "bjnp_windows_input": bjnp_windows_input,
+            "bjnp_windows_diff": bjnp_windows_diff,
             "bjnp_windows_backup_path": bjnp_windows_backup_path,
             "bjnp_windows_backups": bjnp_windows_backups,
             "bjnp_windows_listeners": bjnp_windows_listeners,

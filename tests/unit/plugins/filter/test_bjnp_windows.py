@@ -12,18 +12,24 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import base64
+import fnmatch
+import hashlib
 import ipaddress
 import json
 import os
+import re
 import subprocess
 import sys
 
 import pytest
+import yaml
 from hypothesis import given, settings, strategies as st
 
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.netsec.bjnp.plugins.filter import bjnp_windows as win
+from ansible_collections.netsec.bjnp.plugins.filter import bjnp_windows_scripts as scripts
 
 V4_ALL = "0.0.0.0-255.255.255.255"
 V6_ALL = "::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff"
@@ -240,8 +246,17 @@ def test_listeners_tolerate_missing_facts_and_odd_entries():
 
 def test_filter_module_exports_every_filter():
     names = win.FilterModule().filters()
-    assert sorted(names) == ["bjnp_windows_backup_path", "bjnp_windows_backups", "bjnp_windows_listeners",
-                             "bjnp_windows_remote_ranges", "bjnp_windows_rules"]
+    assert sorted(names) == ["bjnp_windows_backup_path", "bjnp_windows_backups", "bjnp_windows_diff",
+                             "bjnp_windows_input", "bjnp_windows_listeners", "bjnp_windows_remote_ranges",
+                             "bjnp_windows_rules"]
+    assert sorted(scripts.FilterModule().filters()) == ["bjnp_windows_encoded_command", "bjnp_windows_script"]
+
+
+def test_every_filter_has_its_documentation():
+    directory = os.path.join(_REPO, "plugins", "filter")
+    for name in list(win.FilterModule().filters()) + list(scripts.FilterModule().filters()):
+        with open(os.path.join(directory, name + ".yml")) as handle:
+            assert yaml.safe_load(handle)["DOCUMENTATION"]["name"] == name
 
 
 # --- bjnp_windows_backups -------------------------------------------------------------------
@@ -290,8 +305,8 @@ def test_backups_keep_must_be_positive():
 # on loopback, so even a wrong expectation here cannot send traffic anywhere else.
 
 _REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
-_WINDOWS_TASK_FILES = ["windows", "windows_state", "windows_rules", "windows_backup",
-                       "windows_verify", "windows_preflight", "rollback_windows"]
+_WINDOWS_TASK_FILES = ["windows", "windows_state", "windows_rules", "windows_backup", "windows_backup_dir",
+                       "windows_verify", "windows_preflight", "windows_confirm", "windows_import", "rollback_windows"]
 
 
 def _ansible_playbook(tmp_path, playbook, *args):
@@ -377,3 +392,1091 @@ def test_windows_tasks_refuse_what_windows_firewall_cannot_do_before_connecting(
     assert message in output, output
     assert "Nothing was changed." in output, output
     assert "UNREACHABLE" not in output, output
+
+
+# --- the rule group: exact, never a pattern (issue "Safe on a real fleet", Windows 1) ----------
+# Get-NetFirewallRule -Group takes wildcards: a group '*' made every rule of the host "ours".
+
+@pytest.mark.parametrize("group", [
+    "*", "netsec*", "net?sec", "[a-z]*", "site [1]",
+    "@FirewallAPI.dll,-28502", "o'brien", 'say "hi"', "a;b", "a|b", "a\\b", "a/b", "tab\there",
+    " lead", "trail ", "trail.", "x" * 65, "Drucker-\u00fcberwachung",
+])
+def test_rule_group_refuses_wildcards_and_unsafe_characters(group):
+    problems = win.bjnp_windows_input({"rule_group": group, "backup_dir": "C:\\b"})["problems"]
+    assert len(problems) == 1 and "'%s'" % group in problems[0], problems
+    if any(c in group for c in "*?[]"):
+        assert "wildcard" in problems[0]
+    # The renderer refuses it too, for anyone calling the filter directly.
+    with pytest.raises(AnsibleFilterError, match="bjnp_windows_rule_group"):
+        win.bjnp_windows_rules(DEFAULT_PORTS, [], group)
+
+
+@pytest.mark.parametrize("group", [None, "", "   "])
+def test_rule_group_empty(group):
+    assert win.bjnp_windows_input({"rule_group": group, "backup_dir": "C:\\b"})["problems"] == [
+        "bjnp_windows_rule_group is empty: the role only ever touches the rules of its own group"]
+
+
+@pytest.mark.parametrize("group", ["netsec.bjnp", "site rules", "A-1_b.c", "x" * 64, "7"])
+def test_rule_group_accepts_plain_names(group):
+    assert win.bjnp_windows_input({"rule_group": group, "backup_dir": "C:\\b"}) == {"problems": []}
+    assert win.bjnp_windows_rules(DEFAULT_PORTS, [], group)[0]["name"] == group + " block tcp 8611-8614"
+
+
+def test_windows_input_refuses_gateway_mode_and_names_it():
+    problems = win.bjnp_windows_input({"mode": ["host", "gateway"], "rule_group": "g", "backup_dir": "C:\\b"})["problems"]
+    assert problems == ["bjnp_mode host, gateway: gateway mode (forwarded traffic) is Linux only; Windows hosts "
+                        "take bjnp_mode [host]"]
+    # A roll-back passes no mode: gateway settings meant for Linux hosts do not block it.
+    assert win.bjnp_windows_input({"rule_group": "g", "backup_dir": "C:\\b"})["problems"] == []
+
+
+@pytest.mark.parametrize("backup_dir", [
+    "C:\\ProgramData\\netsec.bjnp\\backups", "C:\\ProgramData\\netsec.bjnp\\backups\\", "D:/bjnp/backups",
+    "\\\\filer\\share\\bjnp",
+])
+def test_windows_input_accepts_backup_directories(backup_dir):
+    assert win.bjnp_windows_input({"rule_group": "g", "backup_dir": backup_dir})["problems"] == []
+
+
+@pytest.mark.parametrize("backup_dir, named", [
+    ("", "bjnp_windows_backup_dir is empty"),
+    ("backups", "'backups' is not an absolute Windows path"),
+    ("C:backups", "'C:backups' is not an absolute Windows path"),
+    ("C:\\ProgramData\\..\\Users\\Public", "'..' is a relative path component"),
+    ("C:\\b*", "'b*' holds '*'"),
+    ("C:\\b\\x:stream", "'x:stream' holds ':'"),
+    ("C:\\b\\NUL", "'NUL' is a Windows device name"),
+    ("C:\\b\\com1.d", "'com1.d' is a Windows device name"),
+    ("C:\\b\\dir.", "'dir.' ends with a space or '.'"),
+    ("\\\\?\\C:\\b", "is not a \\\\server\\share\\... path"),
+    ("\\\\.\\pipe\\x", "is not a \\\\server\\share\\... path"),
+    ("\\\\filer", "is not a \\\\server\\share\\... path"),
+])
+def test_windows_input_refuses_unsafe_backup_directories(backup_dir, named):
+    problems = win.bjnp_windows_input({"rule_group": "g", "backup_dir": backup_dir})["problems"]
+    assert len(problems) == 1 and named in problems[0], problems
+
+
+@pytest.mark.parametrize("values, named", [
+    ({"confirm_timeout": -1}, "bjnp_confirm_timeout -1 must be 0 to 86400 seconds"),
+    ({"confirm_timeout": 86401}, "bjnp_confirm_timeout 86401 must be 0 to 86400 seconds"),
+    ({"confirm_timeout": "soon"}, "bjnp_confirm_timeout 'soon' is not a whole number of seconds"),
+    ({"confirm_timeout": True}, "bjnp_confirm_timeout True is not a whole number of seconds"),
+    ({"confirm_timeout": 1.5}, "bjnp_confirm_timeout 1.5 is not a whole number of seconds"),
+    ({"restore_timeout": 10}, "bjnp_windows_restore_timeout 10 must be 30 to 86400 seconds"),
+])
+def test_windows_input_refuses_bad_timeouts(values, named):
+    values.update(rule_group="g", backup_dir="C:\\b")
+    assert win.bjnp_windows_input(values)["problems"] == [named]
+
+
+def test_windows_input_accepts_timeouts():
+    assert win.bjnp_windows_input({"rule_group": "g", "backup_dir": "C:\\b", "confirm_timeout": 0,
+                                   "restore_timeout": 300})["problems"] == []
+    assert win.bjnp_windows_input({"rule_group": "g", "backup_dir": "C:\\b", "confirm_timeout": "86400",
+                                   "restore_timeout": 30})["problems"] == []
+
+
+def test_windows_input_needs_a_dict():
+    with pytest.raises(AnsibleFilterError, match="expects a dict"):
+        win.bjnp_windows_input(["g"])
+
+
+# --- long allow-lists: at most 1,000 remote addresses per rule (Windows 3) ---------------------
+
+def _hosts(count):
+    return ["10.%d.%d.1" % (n // 256, n % 256) for n in range(count)]
+
+
+def test_a_long_complement_is_split_into_rules_of_at_most_1000_entries():
+    sources = _hosts(1500)  # 1,501 IPv4 gaps and all of IPv6: 1,502 entries
+    complement = win.bjnp_windows_remote_ranges(sources)
+    assert len(complement) == 1502
+    rules = win.bjnp_windows_rules([{"protocol": "tcp", "port": 9100}], sources)
+    assert [r["name"] for r in rules] == ["netsec.bjnp block tcp 9100", "netsec.bjnp block tcp 9100 part 2"]
+    entries = [r["remoteip"].split(",") for r in rules]
+    assert [len(e) for e in entries] == [1000, 502]
+    # Together the parts block exactly the complement, in order, nothing twice.
+    assert entries[0] + entries[1] == complement
+    assert all(r["state"] == "present" and r["localport"] == "9100" for r in rules)
+
+
+def test_split_rule_names_are_deterministic_and_per_port_range():
+    sources = _hosts(1200)
+    rules = win.bjnp_windows_rules(DEFAULT_PORTS, sources)
+    assert [r["name"] for r in rules] == [
+        "netsec.bjnp block tcp 8611-8614", "netsec.bjnp block tcp 8611-8614 part 2",
+        "netsec.bjnp block tcp 9100", "netsec.bjnp block tcp 9100 part 2",
+        "netsec.bjnp block udp 8611-8614", "netsec.bjnp block udp 8611-8614 part 2"]
+    assert rules == win.bjnp_windows_rules(DEFAULT_PORTS[::-1], sources[::-1])
+
+
+def test_split_size_is_a_parameter():
+    rules = win.bjnp_windows_rules([{"protocol": "udp", "port": 8612}], ["10.0.0.1", "10.0.0.3"], "g", 2)
+    assert [(r["name"], r["remoteip"]) for r in rules] == [
+        ("g block udp 8612", "0.0.0.0-10.0.0.0,10.0.0.2"),
+        ("g block udp 8612 part 2", "10.0.0.4-255.255.255.255," + V6_ALL)]
+    with pytest.raises(AnsibleFilterError, match="at least 1"):
+        win.bjnp_windows_rules(DEFAULT_PORTS, [], "g", 0)
+
+
+def test_a_short_list_keeps_one_rule_with_the_old_name():
+    rules = win.bjnp_windows_rules([{"protocol": "tcp", "port": 9100}], _hosts(998))
+    assert [r["name"] for r in rules] == ["netsec.bjnp block tcp 9100"]
+    assert len(rules[0]["remoteip"].split(",")) == 1000
+
+
+# --- backup names (Windows 4) ------------------------------------------------------------------
+
+def test_backups_match_names_in_any_case_and_return_them_as_listed():
+    names = [_gen(1).upper() + ".WFW", _gen(1) + ".Json", _gen(2) + ".wfw", _gen(2).lower() + ".JSON",
+             _gen(3) + ".wfw"]
+    result = win.bjnp_windows_backups(names, 1)
+    assert result["generations"] == [_gen(1).upper(), _gen(2)]
+    assert result["newest"] == _gen(2) + ".wfw"
+    assert result["prune"] == [_gen(1) + ".Json", _gen(1).upper() + ".WFW"]
+
+
+@pytest.mark.parametrize("name, named", [
+    ("C:x.wfw", "'C:x.wfw' is drive-relative or names a data stream"),
+    ("x.wfw:evil", "'x.wfw:evil' is drive-relative or names a data stream"),
+    ("NUL.wfw", "'NUL.wfw' is a Windows device name"),
+    ("con.wfw", "'con.wfw' is a Windows device name"),
+    ("x*.wfw", "'x*.wfw' holds '*'"),
+    ("x.wfw.", "'x.wfw.' ends with a space or '.'"),
+    ("..", "'..' is a relative path component"),
+    ("x.json", "'x.json' is not a netsh export (*.wfw)"),
+    ("D:\\keep\\..\\x.wfw", "'..' is a relative path component"),
+    ("D:\\keep\\LPT1.wfw", "'LPT1.wfw' is a Windows device name"),
+    ("D:\\keep\\x.wfw:s", "'x.wfw:s' holds ':'"),
+    ("\\\\?\\D:\\x.wfw", "is not a \\\\server\\share\\... path"),
+    ("\\\\.\\pipe\\x.wfw", "is not a \\\\server\\share\\... path"),
+    ("D:\\keep\\x.txt", "'D:\\keep\\x.txt' is not a netsh export (*.wfw)"),
+])
+def test_backup_path_refuses_unsafe_names_and_names_them(name, named):
+    with pytest.raises(AnsibleFilterError) as info:
+        win.bjnp_windows_backup_path(name, "C:\\b")
+    assert named in str(info.value)
+
+
+def test_backup_path_accepts_the_extension_in_any_case():
+    assert win.bjnp_windows_backup_path(_gen(1) + ".WFW", "C:\\b") == "C:\\b\\" + _gen(1) + ".WFW"
+
+
+# --- the diff, shaped like firewall_rules' ------------------------------------------------------
+
+def test_diff_is_one_entry_of_sorted_lines():
+    before = [{"name": "g block tcp 9100", "protocol": "tcp", "localport": "9100", "remoteip": "b,a"}]
+    after = win.bjnp_windows_rules(DEFAULT_PORTS, [], "g")
+    assert win.bjnp_windows_diff(before, after, "g") == [{
+        "before_header": "Windows Firewall group g", "after_header": "Windows Firewall group g",
+        "before": "g block tcp 9100: tcp 9100 from a,b\n",
+        "after": "g block tcp 8611-8614: tcp 8611-8614 from any\ng block tcp 9100: tcp 9100 from any\n"
+                 "g block udp 8611-8614: udp 8611-8614 from any\n"}]
+    assert win.bjnp_windows_diff([], [], "g")[0]["before"] == ""
+
+
+# --- the PowerShell scripts (plugins/filter/bjnp_windows_scripts.py) ---------------------------
+# No PowerShell here: these check the text structurally, what reaches it, and how parameters are
+# passed. tree-sitter-powershell (in the locked toolchain) parses every one of them.
+
+_SAMPLE_PARAMS = {
+    "state": {"group": "netsec.bjnp", "wanted": ["netsec.bjnp block tcp 9100"]},
+    "remove": {"group": "netsec.bjnp", "names": None, "check": False},
+    "revert": {"group": "netsec.bjnp", "names": None, "check": False, "marker": "C:\\b\\confirm-netsec.bjnp.json"},
+    "arm": {"path": "\\netsec.bjnp\\", "name": "revert netsec.bjnp", "seconds": 300, "argument": "-NoProfile",
+            "marker": "C:\\b\\m.json", "description": "d"},
+    "confirm": {"path": "\\netsec.bjnp\\", "name": "revert netsec.bjnp", "marker": "C:\\b\\m.json"},
+    "disarm": {"path": "\\netsec.bjnp\\", "name": "revert netsec.bjnp", "marker": "C:\\b\\m.json"},
+    "restore_start": {"path": "\\netsec.bjnp\\", "name": "restore netsec.bjnp", "argument": "-NoProfile",
+                      "result": "C:\\b\\r.json", "description": "d"},
+    "restore": {"path": "C:\\b\\x.wfw", "sha256": "0" * 64, "result": "C:\\b\\r.json", "nonce": "n"},
+    "restore_result": {"result": "C:\\b\\r.json"},
+    "unregister": {"path": "\\netsec.bjnp\\", "name": "restore netsec.bjnp"},
+    "free_space": {"dir": "C:\\b"},
+}
+
+
+def _powershell_problem(text):
+    """An unbalanced bracket or an unterminated string, comment or here-string, or None.
+
+    A structural check of PowerShell text, not a parser: strings ('...' with '' escapes,
+    "..." with backtick escapes), # and <# #> comments and here-strings are skipped, then
+    (), {} and [] must pair up.
+    """
+    closing = {")": "(", "}": "{", "]": "["}
+    stack, index, size = [], 0, len(text)
+    while index < size:
+        char = text[index]
+        if char == "`":
+            index += 2
+        elif text.startswith("<#", index):
+            end = text.find("#>", index + 2)
+            if end < 0:
+                return "unterminated <# comment at %d" % index
+            index = end + 2
+        elif char == "#":
+            end = text.find("\n", index)
+            index = size if end < 0 else end
+        elif text.startswith("@'", index) or text.startswith('@"', index):
+            end = text.find("\n" + text[index + 1] + "@", index)
+            if end < 0:
+                return "unterminated here-string at %d" % index
+            index = end + 3
+        elif char in "'\"":
+            end = index + 1
+            while True:
+                if end >= size:
+                    return "unterminated %s string at %d" % (char, index)
+                if char == '"' and text[end] == "`":
+                    end += 2
+                    continue
+                if text[end] == char:
+                    if text.startswith(char * 2, end):
+                        end += 2
+                        continue
+                    break
+                end += 1
+            index = end + 1
+        else:
+            if char in "({[":
+                stack.append((char, index))
+            elif char in closing:
+                if not stack or stack[-1][0] != closing[char]:
+                    return "unbalanced %r at %d" % (char, index)
+                stack.pop()
+            index += 1
+    return "unclosed %r at %d" % stack[-1] if stack else None
+
+
+@pytest.mark.parametrize("text, problem", [
+    ("if ($a) { 'x' ", "unclosed '{'"),
+    ("$a = 'it''s", "unterminated ' string"),
+    ('$a = "x`"', 'unterminated " string'),
+    ("@(1, 2]", "unbalanced ']'"),
+    ("<# open", "unterminated <# comment"),
+    ("# } only a comment\n'{' + \"(\"", None),
+])
+def test_the_structural_check_catches_what_it_should(text, problem):
+    found = _powershell_problem(text)
+    assert (found is None) if problem is None else (problem in found), found
+
+
+def _inline_powershell():
+    """Every literal win_shell body of the role's Windows tasks and the Molecule scenario."""
+    found = []
+    paths = [os.path.join(_REPO, "roles", "firewall", "tasks", name + ".yml") for name in _WINDOWS_TASK_FILES]
+    directory = os.path.join(_REPO, "extensions", "molecule", "windows")
+    paths += [os.path.join(directory, name) for name in sorted(os.listdir(directory)) if name.endswith(".yml")]
+    for path in paths:
+        for task in _tasks(path):
+            body = task.get("ansible.windows.win_shell")
+            if isinstance(body, str) and "{{" not in body:
+                found.append(("%s: %s" % (os.path.basename(path), task.get("name")), body))
+    return found
+
+
+def _all_powershell():
+    rendered = [("script %s" % name, scripts.bjnp_windows_script(name, _SAMPLE_PARAMS[name]))
+                for name in scripts.script_names()]
+    return rendered + _inline_powershell()
+
+
+def test_every_script_has_sample_parameters():
+    assert sorted(_SAMPLE_PARAMS) == scripts.script_names()
+
+
+def test_every_powershell_text_is_structurally_sound():
+    texts = _all_powershell()
+    assert len(texts) > len(_SAMPLE_PARAMS)  # the Molecule bodies are in as well
+    for where, text in texts:
+        assert _powershell_problem(text) is None, (where, _powershell_problem(text))
+        # Line continuations must end their line, or PowerShell reads the next line alone.
+        assert not any(line.rstrip(" ") != line and line.rstrip(" ").endswith("`") for line in text.splitlines()), where
+
+
+def test_every_powershell_text_parses_with_tree_sitter():
+    import tree_sitter
+    import tree_sitter_powershell
+    parser = tree_sitter.Parser(tree_sitter.Language(tree_sitter_powershell.language()))
+    # The parser does see broken PowerShell, so a clean parse means something.
+    assert parser.parse(b"if ($x) { Get-Item ").root_node.has_error
+    for where, text in _all_powershell():
+        assert not parser.parse(text.encode("utf-8")).root_node.has_error, where
+
+
+def test_scripts_carry_no_template_syntax():
+    # win_shell gets the filter's output; it must never look like Jinja to anyone.
+    for name in scripts.script_names():
+        body = scripts._SCRIPTS[name][1]
+        assert not any(marker in body for marker in ("{{", "{%", "{#")), name
+
+
+def _script_params(text):
+    """The parameters a rendered script decodes (its base64 JSON literal)."""
+    match = re.search(r"FromBase64String\('([A-Za-z0-9+/=]*)'\)", text)
+    return json.loads(base64.b64decode(match.group(1)).decode("utf-8"))
+
+
+@pytest.mark.parametrize("group", ["netsec.bjnp", "x'; Remove-NetFirewallRule -All; '", "$(evil)", "a\"b`c\nd"])
+def test_parameters_travel_as_data_never_as_code(group):
+    text = scripts.bjnp_windows_script("remove", {"group": group, "names": ["n'1", "n2"], "check": True})
+    assert _script_params(text) == {"group": group, "names": ["n'1", "n2"], "check": True}
+    # The value appears nowhere in the code itself.
+    assert group not in text.split("\n", 2)[2]
+    assert text.endswith(scripts._SCRIPTS["remove"][1])
+
+
+def test_script_parameters_are_checked():
+    with pytest.raises(AnsibleFilterError, match="missing parameter.s. check, names"):
+        scripts.bjnp_windows_script("remove", {"group": "g"})
+    with pytest.raises(AnsibleFilterError, match="unknown parameter.s. extra"):
+        scripts.bjnp_windows_script("free_space", {"dir": "C:\\b", "extra": 1})
+    with pytest.raises(AnsibleFilterError, match="no script 'format_disk'"):
+        scripts.bjnp_windows_script("format_disk", {})
+
+
+def test_encoded_command_decodes_to_the_script():
+    params = _SAMPLE_PARAMS["revert"]
+    argument = scripts.bjnp_windows_encoded_command("revert", params)
+    prefix = "-NoProfile -NonInteractive -EncodedCommand "
+    assert argument.startswith(prefix)
+    decoded = base64.b64decode(argument[len(prefix):]).decode("utf-16-le")
+    assert decoded == scripts.bjnp_windows_script("revert", params)
+    # The longest group and marker still fit a scheduled task's command line.
+    long_params = dict(params, group="g" * 64, marker="C:\\" + "d" * 200 + "\\confirm-" + "g" * 64 + ".json")
+    assert len(scripts.bjnp_windows_encoded_command("revert", long_params)) <= scripts.MAX_COMMAND_LINE
+    with pytest.raises(AnsibleFilterError, match="more than the 8000"):
+        scripts.bjnp_windows_encoded_command("restore", dict(_SAMPLE_PARAMS["restore"], nonce="n" * 8000))
+
+
+# Cmdlet parameters that take wildcard patterns: selecting our rules with them would take others'.
+_PATTERN_SELECTION = re.compile(r"-NetFirewallRule\b[^\n|]*\s-(Group|DisplayGroup|DisplayName|Name)\b")
+
+
+def test_scripts_select_our_rules_exactly_and_remove_them_by_instance():
+    for name in scripts.script_names():
+        body = scripts._SCRIPTS[name][1]
+        assert not _PATTERN_SELECTION.search(body), name
+    for name in ("state", "remove", "revert"):
+        body = scripts._SCRIPTS[name][1]
+        assert "$_.Group -ceq $group" in body, name
+        assert "StartsWith($prefix, [System.StringComparison]::Ordinal)" in body, name
+    for name in ("remove", "revert"):
+        # Each rule object piped on its own: removal by its unique instance, not by any name.
+        assert "$rule | Remove-NetFirewallRule\n" in scripts._SCRIPTS[name][1]
+        assert scripts._SCRIPTS[name][1].count("Remove-NetFirewallRule") == 1
+
+
+def test_the_whole_policy_is_imported_only_by_the_detached_restore():
+    for name in scripts.script_names():
+        assert ("advfirewall import" in scripts._SCRIPTS[name][1]) == (name == "restore"), name
+    # And the restore checks the file's SHA-256 itself before importing it.
+    body = scripts._SCRIPTS["restore"][1]
+    assert body.index("Get-FileHash") < body.index("advfirewall import")
+
+
+def test_the_timer_and_the_confirm_race_for_one_lock():
+    for name in ("revert", "confirm", "disarm"):
+        assert "[System.IO.FileMode]::CreateNew" in scripts._SCRIPTS[name][1], name
+    revert = scripts._SCRIPTS["revert"][1]
+    # The timer takes the lock before it removes anything.
+    assert revert.index("CreateNew") < revert.index("Remove-NetFirewallRule")
+    assert "-UserId 'S-1-5-18'" in scripts._SCRIPTS["arm"][1]
+    assert "New-ScheduledTaskTrigger -Once -At $at" in scripts._SCRIPTS["arm"][1]
+
+
+# --- what the task files run (parsed as YAML, never executed here) -----------------------------
+
+def _tasks(path):
+    """Every task of a task file or playbook, blocks, rescues and plays flattened."""
+    with open(path) as handle:
+        data = yaml.safe_load(handle) or []
+    found = []
+
+    def walk(items):
+        for item in items or []:
+            if not isinstance(item, dict):
+                continue
+            found.append(item)
+            for key in ("tasks", "block", "rescue", "always", "pre_tasks", "post_tasks"):
+                walk(item.get(key))
+    walk(data)
+    return found
+
+
+def _role_task_files():
+    directory = os.path.join(_REPO, "roles", "firewall", "tasks")
+    return [os.path.join(directory, name) for name in sorted(os.listdir(directory))
+            if name.startswith("windows") or name == "rollback_windows.yml"]
+
+
+def test_every_windows_task_file_is_checked_here():
+    assert sorted(os.path.basename(p)[:-4] for p in _role_task_files()) == sorted(_WINDOWS_TASK_FILES)
+
+
+def test_win_firewall_rule_only_ever_creates_or_updates_rules_by_name():
+    # Its removal matches display names in every group (and its group match ignores case):
+    # the role removes through the "remove" script only.
+    used = 0
+    for path in _role_task_files():
+        for task in _tasks(path):
+            args = task.get("community.windows.win_firewall_rule")
+            if args is not None:
+                used += 1
+                assert args.get("state") == "present" and "name" in args, (path, task.get("name"))
+    assert used == 1
+
+
+def test_no_task_passes_a_group_pattern_to_the_firewall_cmdlets():
+    for path in _role_task_files():
+        with open(path) as handle:
+            text = handle.read()
+        assert not _PATTERN_SELECTION.search(text), path
+
+
+def _rescue_tasks(path):
+    with open(path) as handle:
+        data = yaml.safe_load(handle)
+    return [task for item in data if isinstance(item, dict) and "rescue" in item for task in _tasks_in(item["rescue"])]
+
+
+def _tasks_in(items):
+    found = []
+    for item in items or []:
+        found.append(item)
+        for key in ("block", "rescue", "always"):
+            found.extend(_tasks_in(item.get(key)))
+    return found
+
+
+def test_the_rescue_never_imports_the_policy_over_the_session():
+    rescue = _rescue_tasks(os.path.join(_REPO, "roles", "firewall", "tasks", "windows.yml"))
+    assert rescue
+    for task in rescue:
+        assert "ansible.windows.win_command" not in task, task.get("name")
+        assert "advfirewall" not in json.dumps(task), task.get("name")
+    # The rescue removes our group ("remove"), or with bjnp_rollback restore imports detached.
+    assert any("'remove'" in str(task.get("ansible.windows.win_shell", "")) for task in rescue)
+    assert any(task.get("ansible.builtin.include_tasks") == "windows_import.yml" for task in rescue)
+    for path in _role_task_files():
+        for task in _tasks(path):
+            assert "advfirewall import" not in json.dumps(task.get("ansible.windows.win_command", "")), path
+
+
+def test_the_detached_import_reconnects_before_reading_its_outcome():
+    tasks = _tasks(os.path.join(_REPO, "roles", "firewall", "tasks", "windows_import.yml"))
+    steps = [(next(key for key in task if key.count(".") == 2), str(task)) for task in tasks]
+    start = next(i for i, (action, text) in enumerate(steps) if "'restore_start'" in text)
+    reconnect = [action for action, dummy in steps].index("ansible.builtin.wait_for_connection")
+    outcome = next(i for i, (action, text) in enumerate(steps) if "'restore_result'" in text)
+    assert start < reconnect < outcome
+    assert "until" in tasks[outcome]
+
+
+def test_the_confirm_timer_is_armed_before_the_change_and_confirmed_after_verifying():
+    with open(os.path.join(_REPO, "roles", "firewall", "tasks", "windows.yml")) as handle:
+        data = yaml.safe_load(handle)
+    block = next(item for item in data if "rescue" in item)
+    steps = [task["name"] for task in block["block"]]
+    assert steps == ["Back up the Windows Firewall policy", "Arm the revert timer", "Note that the change starts",
+                     "Apply the rules", "Reach the host again over a new connection", "Verify", "Confirm the change"]
+    arm, confirm = block["block"][1], block["block"][6]
+    assert arm["vars"] == {"__bjnp_windows_confirm_step": "arm"}
+    assert "bjnp_confirm_timeout | int > 0" in arm["when"]
+    assert confirm["vars"] == {"__bjnp_windows_confirm_step": "confirm"}
+    disarm = next(task for task in block["rescue"] if task.get("vars") == {"__bjnp_windows_confirm_step": "disarm"})
+    # Not only when arming succeeded: a half-registered timer must not fire later.
+    assert "__bjnp_windows_confirm | length > 0" not in str(disarm["when"])
+
+
+# --- collection dependencies (Windows 4) -------------------------------------------------------
+
+_SITE = os.path.join(os.path.dirname(os.path.dirname(yaml.__file__)), "ansible_collections")
+
+
+def _used_modules():
+    """FQCNs of ansible.windows / community.windows modules in the roles and the Molecule scenario."""
+    paths = []
+    for root in (os.path.join(_REPO, "roles"), os.path.join(_REPO, "extensions", "molecule", "windows")):
+        for directory, dummy, names in os.walk(root):
+            paths += [os.path.join(directory, name) for name in names if name.endswith(".yml")]
+    used = set()
+    for path in paths:
+        if "meta" in path.split(os.sep) or "defaults" in path.split(os.sep):
+            continue
+        for task in _tasks(path):
+            used.update(key for key in task if key.startswith(("ansible.windows.", "community.windows.")))
+    return used
+
+
+def _installed(collection):
+    path = os.path.join(_SITE, *collection.split("."))
+    if not os.path.isdir(path):
+        pytest.skip("%s is not installed in this environment" % collection)
+    return path
+
+
+def test_galaxy_requires_the_versions_of_the_modules_the_tasks_use():
+    with open(os.path.join(_REPO, "galaxy.yml")) as handle:
+        dependencies = yaml.safe_load(handle)["dependencies"]
+    used = _used_modules()
+    assert "ansible.windows.win_listen_ports_facts" in used and "community.windows.win_firewall_rule" in used
+    for fqcn in sorted(used):
+        namespace, name, module = fqcn.split(".")
+        collection = "%s.%s" % (namespace, name)
+        lower = re.match(r">=\s*([0-9.]+)", dependencies[collection]).group(1)
+        with open(os.path.join(_installed(collection), "plugins", "modules", module + ".py")) as handle:
+            source = handle.read()
+        documentation = yaml.safe_load(source.split('DOCUMENTATION = r"""', 1)[-1].split('"""', 1)[0]
+                                       if 'DOCUMENTATION = r"""' in source else
+                                       source.split("DOCUMENTATION = r'''", 1)[-1].split("'''", 1)[0])
+        added = str(documentation.get("version_added", "0"))
+        if re.match(r"^[0-9.]+$", added):
+            assert tuple(map(int, added.split("."))) <= tuple(map(int, lower.split("."))), (fqcn, added, lower)
+
+
+def test_no_deprecated_windows_module_is_used_or_recommended():
+    deprecated = set()
+    for collection in ("ansible.windows", "community.windows"):
+        with open(os.path.join(_installed(collection), "meta", "runtime.yml")) as handle:
+            routing = (yaml.safe_load(handle).get("plugin_routing") or {}).get("modules") or {}
+        deprecated.update("%s.%s" % (collection, module) for module, entry in routing.items()
+                          if entry.get("deprecation") or entry.get("tombstone") or entry.get("redirect"))
+    assert "community.windows.win_firewall" in deprecated  # the check is live
+    assert not _used_modules() & deprecated
+    # Nor in what the role tells its users (messages, docs of the Windows part).
+    paths = _role_task_files() + [os.path.join(_REPO, "docs", "windows.md")]
+    paths += [os.path.join(_REPO, "plugins", "filter", name) for name in os.listdir(os.path.join(_REPO, "plugins", "filter"))
+              if name.startswith("bjnp_windows")]
+    for path in paths:
+        with open(path) as handle:
+            text = handle.read()
+        named = set(re.findall(r"(?:ansible|community)\.windows\.[a-z_]+", text))
+        assert not named & deprecated, (path, named & deprecated)
+
+
+# --- the task files run on the controller against an emulated Windows host -----------------------
+# No Windows here, so these runs put stub action plugins in place of the ansible.windows and
+# community.windows modules the role uses (a collection tree in tmp_path, found first), with
+# `ansible_connection=local`. The stubs keep a fake Windows Firewall in a JSON file and a fake
+# file system in a directory, and emulate, in Python, each PowerShell script of
+# bjnp_windows_scripts.py the tasks send (identified by its exact text; its parameters decoded
+# from the base64 literal as PowerShell would), win_firewall_rule as its source matches rules
+# (by display name in every group, ignoring case) and netsh export/import. What this proves is the
+# task files' logic: conditions, order, the rescue, the confirm, the messages and the result shape.
+# It proves nothing about PowerShell or Windows Firewall themselves.
+
+_FAKE_MODULES = {
+    "ansible/windows": ["win_shell", "win_command", "win_file", "win_acl", "win_acl_inheritance", "win_copy",
+                        "win_stat", "win_find"],
+    "community/windows": ["win_firewall_rule"],
+}
+
+_STUB = '''from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+import importlib.util
+import os
+import sys
+
+from ansible.plugins.action import ActionBase
+
+_NAME = "bjnp_fake_windows_emulator"
+if _NAME not in sys.modules:
+    _spec = importlib.util.spec_from_file_location(_NAME, os.environ["BJNP_FAKE_WINDOWS_MODULE"])
+    _module = importlib.util.module_from_spec(_spec)
+    sys.modules[_NAME] = _module
+    _spec.loader.exec_module(_module)
+
+
+class ActionModule(ActionBase):
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        result.update(sys.modules[_NAME].FakeWindows.load().module(%r, dict(self._task.args), bool(self._task.check_mode)))
+        return result
+'''
+
+
+class FakeWindows(object):
+    """A Windows Firewall, Task Scheduler and file system, as JSON and a directory (see above)."""
+
+    def __init__(self, path, data):
+        self.path, self.data = path, data
+        self.root = os.path.join(os.path.dirname(path), "fs")
+
+    @classmethod
+    def load(cls):
+        path = os.environ["BJNP_FAKE_WINDOWS_STATE"]
+        with open(path) as handle:
+            return cls(path, json.load(handle))
+
+    def save(self):
+        with open(self.path, "w") as handle:
+            json.dump(self.data, handle, indent=1, sort_keys=True)
+
+    # The file system: Windows paths map to files under self.root, matched ignoring case.
+    def real(self, path, create=False):
+        parts = [part for part in path.replace("/", "\\").split("\\") if part]
+        current = self.root
+        for part in [parts[0].rstrip(":")] + parts[1:]:
+            names = os.listdir(current) if os.path.isdir(current) else []
+            match = [name for name in names if name.lower() == part.lower()]
+            current = os.path.join(current, match[0] if match else part)
+        if create:
+            os.makedirs(os.path.dirname(current), exist_ok=True)
+        return current
+
+    def read(self, path):
+        with open(self.real(path)) as handle:
+            return handle.read()
+
+    def write(self, path, text):
+        with open(self.real(path, create=True), "w") as handle:
+            handle.write(text)
+
+    def exists(self, path):
+        return os.path.isfile(self.real(path))
+
+    # The modules.
+    def module(self, name, args, check_mode):
+        self.data["log"].append(name)
+        try:
+            result = getattr(self, "_" + name)(args, check_mode)
+        except Exception as exc:  # pylint: disable=broad-except
+            result = dict(failed=True, msg="emulator: %s: %s" % (name, exc))
+        self.save()
+        return result
+
+    def _win_shell(self, args, check_mode):
+        if check_mode:
+            return dict(skipped=True, msg="remote module does not support check mode")
+        text = args["_raw_params"]
+        for name in scripts.script_names():
+            if text.endswith(scripts._SCRIPTS[name][1]) and text == scripts.bjnp_windows_script(name, _script_params(text)):
+                self.data["log"][-1] = "script:" + name
+                output = getattr(self, "script_" + name)(_script_params(text))
+                return dict(changed=True, rc=0, stdout=output if isinstance(output, str) else json.dumps(output),
+                            stderr="")
+        self.data["log"][-1] = "shell:" + text
+        return dict(changed=True, rc=0, stdout="", stderr="")
+
+    def _win_command(self, args, check_mode):
+        argv = args["argv"]
+        assert argv[:3] == ["netsh", "advfirewall", "export"], argv
+        if check_mode:
+            return dict(skipped=True)
+        self.write(argv[3], json.dumps({"rules": self.data["rules"], "profiles": self.data["profiles"]}))
+        return dict(changed=True, rc=0, stdout="Ok.", stderr="")
+
+    def _win_file(self, args, check_mode):
+        assert args["state"] == "directory" or args["state"] == "absent", args
+        if not check_mode:
+            if args["state"] == "directory":
+                os.makedirs(self.real(args["path"]), exist_ok=True)
+            elif self.exists(args["path"]):
+                os.remove(self.real(args["path"]))
+        return dict(changed=True)
+
+    def _win_acl(self, args, check_mode):
+        return dict(changed=False)
+
+    _win_acl_inheritance = _win_acl
+
+    def _win_copy(self, args, check_mode):
+        if not check_mode:
+            self.write(args["dest"], args["content"])
+        return dict(changed=True)
+
+    def _win_stat(self, args, check_mode):
+        if not self.exists(args["path"]):
+            return dict(stat=dict(exists=False))
+        with open(self.real(args["path"]), "rb") as handle:
+            data = handle.read()
+        # stat.path is the real file, so ansible.builtin.slurp (local here) can read it.
+        return dict(stat=dict(exists=True, size=len(data), path=self.real(args["path"]),
+                              checksum=hashlib.sha256(data).hexdigest().upper()))
+
+    def _win_find(self, args, check_mode):
+        directory = self.real(args["paths"])
+        names = sorted(os.listdir(directory)) if os.path.isdir(directory) else []
+        files = [name for name in names if any(fnmatch.fnmatch(name.lower(), p.lower()) for p in args["patterns"])]
+        return dict(files=[dict(filename=name, path=args["paths"] + "\\" + name) for name in files])
+
+    def _win_firewall_rule(self, args, check_mode):
+        if args.get("state") != "present" or not args.get("name"):
+            raise ValueError("the role must only create or update rules by name, got %r" % (args,))
+        wanted = dict(group=args["group"], description=args["description"], protocol=args["protocol"],
+                      localport=args["localport"], remoteip=args["remoteip"], enabled=True, action="Block",
+                      direction="Inbound", profile="Any")
+        # As the module does: $_.Name -eq $name over every rule, so any group, any case.
+        existing = [rule for rule in self.data["rules"] if rule["store"] == "local"
+                    and rule["name"].lower() == args["name"].lower()]
+        if not existing:
+            if not check_mode:
+                self.data["rules"].append(dict(wanted, name=args["name"], store="local"))
+            return dict(changed=True)
+        changed = False
+        for rule in existing:
+            for key, value in wanted.items():
+                same = (sorted(rule[key].split(",")) == sorted(value.split(","))) if key == "remoteip" else rule[key] == value
+                if not same:
+                    changed = True
+                    if not check_mode:
+                        rule[key] = value
+        return dict(changed=changed)
+
+    # The scripts, as their PowerShell does it.
+    def _ours(self, group, rule):
+        return rule["name"].startswith(group + " block ")
+
+    def script_state(self, params):
+        group, wanted = params["group"], params["wanted"]
+        local = [r for r in self.data["rules"] if r["store"] == "local"]
+        active = [r for r in self.data["rules"] if r["store"] == "gpo"]
+        if not self.data["faults"].get("gpo_ignores_local_rules"):
+            active = local + active
+        local_group = [r for r in local if r["group"] == group]
+        active_group = [r for r in active if r["group"] == group]
+        ours = [r for r in local_group if self._ours(group, r)]
+        lowered = [name.lower() for name in wanted]
+        return dict(
+            profiles=[dict(name=name, enabled=on) for name, on in sorted(self.data["profiles"].items())],
+            persistent=[r["name"] for r in ours],
+            rules=[dict(name=r["name"], protocol=r["protocol"], localport=r["localport"], remoteip=r["remoteip"])
+                   for r in ours],
+            active=[dict(name=r["name"], enabled=r["enabled"], action=r["action"], direction=r["direction"],
+                         profile=r["profile"]) for r in active_group],
+            foreign=sorted(set(r["name"] for r in local_group + active_group if not self._ours(group, r))),
+            collisions=["%s (group %s)" % (r["name"], r["group"]) for r in local if r["name"].lower() in lowered
+                        and not (r["group"] == group and r["name"] in wanted)],
+            bypass=self.data["faults"].get("bypass", []))
+
+    def script_remove(self, params):
+        group, names = params["group"], params["names"]
+        in_group = [r for r in self.data["rules"] if r["store"] == "local" and r["group"] == group]
+        ours = [r for r in in_group if self._ours(group, r) and (names is None or r["name"] in names)]
+        if not params["check"]:
+            self.data["rules"] = [r for r in self.data["rules"] if not any(r is o for o in ours)]
+        return dict(removed=sorted(r["name"] for r in ours),
+                    kept=sorted(r["name"] for r in in_group if not self._ours(group, r)))
+
+    def _lock(self, marker, content):
+        if self.exists(marker):
+            return False
+        self.write(marker, json.dumps(content))
+        return True
+
+    def script_revert(self, params):
+        if self._lock(params["marker"], {"fired": "now"}):
+            self.write(params["marker"], json.dumps(self.script_remove(params)))
+        return ""
+
+    def script_arm(self, params):
+        if self.exists(params["marker"]):
+            os.remove(self.real(params["marker"]))
+        self.data["tasks"][params["path"] + params["name"]] = dict(argument=params["argument"],
+                                                                    seconds=params["seconds"])
+        return dict(task=params["path"] + params["name"], deadline="2026-01-01T00:05:00Z")
+
+    def _run_task(self, key):
+        argument = self.data["tasks"][key]["argument"]
+        prefix = "-NoProfile -NonInteractive -EncodedCommand "
+        assert argument.startswith(prefix), argument
+        text = base64.b64decode(argument[len(prefix):]).decode("utf-16-le")
+        name = next(n for n in scripts.script_names() if text.endswith(scripts._SCRIPTS[n][1])
+                    and text == scripts.bjnp_windows_script(n, _script_params(text)))
+        self.data["log"].append("task:" + name)
+        getattr(self, "script_" + name)(_script_params(text))
+
+    def script_confirm(self, params):
+        key = params["path"] + params["name"]
+        if self.data["faults"].get("timer_fires_first") and key in self.data["tasks"]:
+            self._run_task(key)
+        if self._lock(params["marker"], {"confirmed": "now"}):
+            self.data["tasks"].pop(key, None)
+            return dict(confirmed=True, fired="")
+        return dict(confirmed=False, fired=self.read(params["marker"]))
+
+    def script_disarm(self, params):
+        fired = "" if self._lock(params["marker"], {"disarmed": "now"}) else self.read(params["marker"])
+        existed = self.data["tasks"].pop(params["path"] + params["name"], None) is not None
+        return dict(existed=existed, fired=fired)
+
+    def script_restore_start(self, params):
+        self.data["tasks"][params["path"] + params["name"]] = dict(argument=params["argument"])
+        self._run_task(params["path"] + params["name"])  # started at once, finished before the reconnect
+        return dict(task=params["path"] + params["name"])
+
+    def script_restore(self, params):
+        with open(self.real(params["path"]), "rb") as handle:
+            data = handle.read()
+        out = dict(done=True, nonce=params["nonce"], path=params["path"], sha256=hashlib.sha256(data).hexdigest(),
+                   exit=-1, output="")
+        if out["sha256"] != params["sha256"]:
+            out["output"] = "not imported: the file changed after the controller checked its SHA-256"
+        else:
+            policy = json.loads(data.decode("utf-8"))
+            self.data["rules"], self.data["profiles"] = policy["rules"], policy["profiles"]
+            out.update(exit=0, output="Ok.")
+        self.write(params["result"], json.dumps(out))
+        return ""
+
+    def script_restore_result(self, params):
+        return self.read(params["result"]) if self.exists(params["result"]) else '{"done":false}'
+
+    def script_unregister(self, params):
+        return dict(existed=self.data["tasks"].pop(params["path"] + params["name"], None) is not None)
+
+    def script_free_space(self, params):
+        return "%d" % (10 * 1024 ** 3)
+
+
+def _rule(name, group, store="local", **extra):
+    rule = dict(name=name, group=group, store=store, description="", protocol="tcp", localport="9100",
+                remoteip="any", enabled=True, action="Block", direction="Inbound", profile="Any")
+    rule.update(extra)
+    return rule
+
+
+# A site's rule that must survive everything the role does: the WinRM allow rule.
+_WINRM = _rule("Windows Remote Management (HTTP-In)", "@FirewallAPI.dll,-30267", localport="5985", action="Allow")
+
+
+class _Host(object):
+    """One emulated Windows host and the playbook runs against it."""
+
+    def __init__(self, tmp_path, rules=(), faults=None):
+        self.tmp_path = tmp_path
+        self.state = tmp_path / "fake" / "state.json"
+        (tmp_path / "fake" / "fs").mkdir(parents=True)
+        for namespace, modules in _FAKE_MODULES.items():
+            actions = tmp_path / "collections" / "ansible_collections" / namespace / "plugins" / "action"
+            actions.mkdir(parents=True)
+            (actions.parent.parent / "galaxy.yml").write_text("namespace: x\nname: y\nversion: 1.0.0\n")
+            for module in modules:
+                (actions / (module + ".py")).write_text(_STUB % module)
+        FakeWindows(str(self.state), dict(
+            rules=[_WINRM] + list(rules), profiles=dict(Domain=True, Private=True, Public=True),
+            tasks={}, faults=faults or {}, log=[])).save()
+        (tmp_path / "inventory.ini").write_text(
+            "[windows]\nwin-lab ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
+
+    @property
+    def fake(self):
+        return FakeWindows(str(self.state), json.loads(self.state.read_text()))
+
+    def names(self, group=None):
+        return sorted((r["name"], r["group"]) for r in self.fake.data["rules"] if group is None or r["group"] == group)
+
+    def run(self, tasks_from, extra=None, *args):
+        # The result is written even when the role fails the host (always).
+        play = ("---\n- name: Emulated Windows\n  hosts: windows\n  gather_facts: false\n  tasks:\n"
+                "    - name: Run and record\n      block:\n"
+                "        - name: The tasks\n          ansible.builtin.include_role:\n"
+                "            name: netsec.bjnp.firewall\n            tasks_from: %s\n"
+                "      always:\n        - name: Result\n          ansible.builtin.copy:\n"
+                "            content: '{{ bjnp_firewall_result | default(none) | to_json }}'\n            dest: %s\n"
+                "          check_mode: false\n" % (tasks_from, self.tmp_path / "result.json"))
+        (self.tmp_path / "play.yml").write_text(play)
+        env = dict(os.environ, BJNP_FAKE_WINDOWS_STATE=str(self.state), BJNP_FAKE_WINDOWS_MODULE=os.path.abspath(__file__),
+                   ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(_REPO, "ansible.cfg"),
+                   ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([str(self.tmp_path / "collections"),
+                                                             os.path.join(_REPO, ".cache", "collections")]))
+        if (self.tmp_path / "result.json").exists():
+            (self.tmp_path / "result.json").unlink()
+        executable = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+        completed = subprocess.run([executable, "-i", str(self.tmp_path / "inventory.ini"), str(self.tmp_path / "play.yml"),
+                                    "-e", json.dumps(extra or {})] + list(args),
+                                   cwd=str(self.tmp_path), env=env, capture_output=True, text=True, timeout=300, check=False)
+        self.output = " ".join((completed.stdout + completed.stderr).split())
+        self.returncode = completed.returncode
+        path = self.tmp_path / "result.json"
+        self.result = json.loads(path.read_text()) if path.exists() else None
+        return self
+
+
+_FAST = {"bjnp_confirm_timeout": 60}
+
+
+def test_emulated_first_run_creates_the_rules_and_confirms(tmp_path):
+    host = _Host(tmp_path).run("windows", _FAST)
+    assert host.returncode == 0, host.output
+    assert host.names("netsec.bjnp") == [("netsec.bjnp block tcp 8611-8614", "netsec.bjnp"),
+                                         ("netsec.bjnp block tcp 9100", "netsec.bjnp"),
+                                         ("netsec.bjnp block udp 8611-8614", "netsec.bjnp")]
+    assert _WINRM in host.fake.data["rules"]
+    log = host.fake.data["log"]
+    # Probed in check mode, backed up, armed, applied, verified (check mode again, state), confirmed;
+    # the reconnect between applying and verifying is the real wait_for_connection, not a stub.
+    assert log == (["script:state", "script:free_space"] + ["win_firewall_rule"] * 3
+                   + ["win_file", "win_acl", "win_acl", "win_acl_inheritance", "win_command", "win_stat", "win_copy",
+                      "win_find", "script:arm"] + ["win_firewall_rule"] * 3 + ["win_firewall_rule"] * 3
+                   + ["script:state", "script:confirm"]), log
+    assert host.fake.data["tasks"] == {}
+    marker = host.fake.read("C:\\ProgramData\\netsec.bjnp\\backups\\confirm-netsec.bjnp.json")
+    assert json.loads(marker) == {"confirmed": "now"}
+    result = host.result
+    assert sorted(result) == ["backend", "backup", "changed", "confirm", "diff", "message", "plan", "rolled_back",
+                              "state"]
+    assert result["changed"] is True and result["rolled_back"] is False and result["backend"] == "windows"
+    assert result["backup"].startswith("C:\\ProgramData\\netsec.bjnp\\backups\\") and result["backup"].endswith("-windows.wfw")
+    assert result["confirm"]["confirmed"] is True and result["confirm"]["timeout"] == 60
+    assert result["plan"]["live_changed"] is True and result["plan"]["removed"] == []
+    assert result["diff"][0]["before"] == "" and "netsec.bjnp block tcp 9100: tcp 9100 from any\n" in result["diff"][0]["after"]
+    assert "confirmed within bjnp_confirm_timeout (60 s)" in result["message"]
+
+    # The second run changes nothing: no backup, no timer.
+    calls = len(host.fake.data["log"])
+    host.run("windows", _FAST)
+    assert host.returncode == 0, host.output
+    assert host.result["changed"] is False and host.result["diff"] == [] and host.result["confirm"] == {}
+    assert "win_command" not in host.fake.data["log"][calls:] and "script:arm" not in host.fake.data["log"][calls:]
+
+
+def test_emulated_check_mode_changes_nothing(tmp_path):
+    host = _Host(tmp_path).run("windows", _FAST, "--check")
+    assert host.returncode == 0, host.output
+    assert host.names("netsec.bjnp") == [] and host.fake.data["tasks"] == {}
+    assert host.result["changed"] is True and host.result["message"].startswith("would change")
+    assert not os.path.exists(host.fake.real("C:\\ProgramData\\netsec.bjnp\\backups"))
+
+
+def test_emulated_stale_rules_are_removed_from_our_group_only(tmp_path):
+    # A rule of ours from an old bjnp_ports, and a site rule with the same display name elsewhere:
+    # removal by display name (the module's state: absent) would have taken both.
+    stale = _rule("netsec.bjnp block tcp 631", "netsec.bjnp", localport="631")
+    twin = _rule("netsec.bjnp block tcp 631", "Site printing", localport="631", action="Allow")
+    host = _Host(tmp_path, [stale, twin]).run("windows", _FAST)
+    assert host.returncode == 0, host.output
+    assert ("netsec.bjnp block tcp 631", "netsec.bjnp") not in host.names()
+    assert ("netsec.bjnp block tcp 631", "Site printing") in host.names()
+    assert host.result["plan"]["removed"] == ["netsec.bjnp block tcp 631"]
+    assert "netsec.bjnp block tcp 631: tcp 631 from any\n" in host.result["diff"][0]["before"]
+
+
+def test_emulated_state_absent_removes_ours_and_keeps_the_rest(tmp_path):
+    ours = _rule("netsec.bjnp block tcp 9100", "netsec.bjnp")
+    twin = _rule("netsec.bjnp block tcp 9100", "Netsec.BJNP")  # another group, differing in case only
+    host = _Host(tmp_path, [ours]).run("windows", dict(_FAST, bjnp_state="absent"))
+    assert host.returncode == 0, host.output
+    assert host.names("netsec.bjnp") == [] and _WINRM in host.fake.data["rules"]
+    assert host.fake.data["tasks"] == {} and "script:arm" not in host.fake.data["log"]
+    # The case twin is a collision (the module would rewrite it): refused before any change.
+    host = _Host(tmp_path / "twin", [ours, twin]).run("windows", _FAST)
+    assert host.returncode != 0
+    assert ("Rules outside group netsec.bjnp carry the names of ours: netsec.bjnp block tcp 9100 (group Netsec.BJNP)"
+            in host.output), host.output
+    assert "Nothing was changed." in host.output and "win_command" not in host.fake.data["log"]
+
+
+def test_emulated_rules_the_role_did_not_create_are_refused(tmp_path):
+    foreign = _rule("Allow the print server", "netsec.bjnp", action="Allow")
+    host = _Host(tmp_path, [foreign]).run("windows", _FAST)
+    assert host.returncode != 0
+    assert ("Group netsec.bjnp holds rules the role did not create (its own are named \"netsec.bjnp block ...\"): "
+            "Allow the print server" in host.output), host.output
+    assert foreign in host.fake.data["rules"] and host.names("netsec.bjnp") == [("Allow the print server", "netsec.bjnp")]
+
+
+def test_emulated_failed_verification_removes_our_group_only(tmp_path):
+    # A Group Policy that ignores local rules: the rules are written but not enforced.
+    host = _Host(tmp_path, faults={"gpo_ignores_local_rules": True}).run("windows", _FAST)
+    assert host.returncode != 0
+    assert host.names("netsec.bjnp") == [] and _WINRM in host.fake.data["rules"]
+    assert host.fake.data["tasks"] == {}
+    assert "script:disarm" in host.fake.data["log"] and "task:revert" not in host.fake.data["log"]
+    result = host.result
+    assert result["rolled_back"] is True and result["changed"] is True
+    assert result["message"].startswith("Fail unless the effective policy holds exactly our rules")
+    assert ("removed the rules of group netsec.bjnp (netsec.bjnp block tcp 8611-8614, netsec.bjnp block tcp 9100, "
+            "netsec.bjnp block udp 8611-8614): BJNP and raw print are as exposed as before the role ran") in result["message"]
+    assert "(bjnp_rollback: restore)" in result["message"]
+
+
+def test_emulated_failed_verification_with_rollback_restore_imports_detached(tmp_path):
+    site = _rule("Site rule added before the run", "Site", localport="80", action="Allow")
+    host = _Host(tmp_path, [site], faults={"gpo_ignores_local_rules": True})
+    before = host.fake.data["rules"]
+    host.run("windows", dict(_FAST, bjnp_rollback="restore"))
+    assert host.returncode != 0
+    assert host.fake.data["rules"] == before
+    log = host.fake.data["log"]
+    assert log.index("script:restore_start") < log.index("task:restore") < log.index("script:restore_result")
+    assert "imported C:\\ProgramData\\netsec.bjnp\\backups\\" in host.result["message"]
+    assert host.result["rolled_back"] is True and host.fake.data["tasks"] == {}
+
+
+def test_emulated_timer_that_fires_first_is_reported_not_confirmed(tmp_path):
+    host = _Host(tmp_path, faults={"timer_fires_first": True}).run("windows", _FAST)
+    assert host.returncode != 0
+    assert "task:revert" in host.fake.data["log"]
+    assert host.names("netsec.bjnp") == [] and _WINRM in host.fake.data["rules"]
+    assert "too late to confirm: the revert timer fired before the controller confirmed" in host.output, host.output
+    assert host.result["confirm"]["confirmed"] is False and host.fake.data["tasks"] == {}
+
+
+def test_emulated_confirm_timeout_zero_arms_no_timer(tmp_path):
+    host = _Host(tmp_path).run("windows", {"bjnp_confirm_timeout": 0})
+    assert host.returncode == 0, host.output
+    assert "script:arm" not in host.fake.data["log"] and host.result["confirm"] == {}
+    assert len(host.names("netsec.bjnp")) == 3
+
+
+def test_emulated_long_allow_list_is_split(tmp_path):
+    host = _Host(tmp_path).run("windows", dict(_FAST, bjnp_ports=[{"protocol": "tcp", "port": 9100}],
+                                               bjnp_allowed_sources=_hosts(1200)))
+    assert host.returncode == 0, host.output
+    rules = [r for r in host.fake.data["rules"] if r["group"] == "netsec.bjnp"]
+    assert sorted(r["name"] for r in rules) == ["netsec.bjnp block tcp 9100", "netsec.bjnp block tcp 9100 part 2"]
+    assert all(len(r["remoteip"].split(",")) <= 1000 for r in rules)
+
+
+def test_emulated_wildcard_group_is_refused_before_the_host_is_read(tmp_path):
+    host = _Host(tmp_path, [_rule("netsec.bjnp block tcp 9100", "netsec.bjnp")]).run(
+        "windows", dict(_FAST, bjnp_windows_rule_group="*"))
+    assert host.returncode != 0
+    assert "bjnp_windows_rule_group '*' holds the wildcard character(s) *" in host.output, host.output
+    assert host.fake.data["log"] == []
+
+
+def test_emulated_rollback_remove_keeps_rules_the_role_did_not_create(tmp_path):
+    ours = _rule("netsec.bjnp block tcp 9100", "netsec.bjnp")
+    foreign = _rule("Allow the print server", "netsec.bjnp", action="Allow")
+    host = _Host(tmp_path, [ours, foreign])
+    fake = host.fake
+    fake.data["tasks"]["\\netsec.bjnp\\revert netsec.bjnp"] = {"argument": "x"}
+    fake.save()
+    host.run("rollback_windows", {"bjnp_rollback": "remove"}, "--check")
+    assert host.returncode == 0, host.output
+    assert ours in host.fake.data["rules"] and host.fake.data["tasks"] != {}
+    assert host.result["message"].startswith("would remove the rules of group netsec.bjnp: netsec.bjnp block tcp 9100")
+    host.run("rollback_windows", {"bjnp_rollback": "remove"})
+    assert host.returncode == 0, host.output
+    assert host.names("netsec.bjnp") == [("Allow the print server", "netsec.bjnp")]
+    assert host.fake.data["tasks"] == {}
+    assert host.result["message"] == ("removed the rules of group netsec.bjnp: netsec.bjnp block tcp 9100; left 1 "
+                                      "rule(s) of the group the role did not create: Allow the print server; "
+                                      "deleted a pending revert timer")
+
+
+def test_emulated_rollback_restore_imports_the_newest_backup_detached(tmp_path):
+    host = _Host(tmp_path)
+    host.run("windows", {"bjnp_confirm_timeout": 0})
+    assert host.returncode == 0, host.output
+    backup = host.result["backup"]
+    # The export's name in another case, as a copy tool might leave it: still found, still imported.
+    real = host.fake.real(backup)
+    os.rename(real, real[:-len(".wfw")] + ".WFW")
+    host.run("rollback_windows", {"bjnp_rollback": "restore"})
+    assert host.returncode == 0, host.output
+    assert host.names("netsec.bjnp") == [] and host.fake.data["tasks"] == {}
+    assert host.result["backup"].endswith("-windows.WFW")
+    assert "in a detached task and reconnected" in host.result["message"]
+    assert "group netsec.bjnp now holds 0 rule(s) of ours" in host.result["message"]
+    # A file changed after its metadata was written is never imported.
+    with open(host.fake.real(host.result["backup"]), "a") as handle:
+        handle.write(" ")
+    host.run("rollback_windows", {"bjnp_rollback": "restore"})
+    assert host.returncode != 0 and "does not match the SHA-256 in its metadata" in host.output
