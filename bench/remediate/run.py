@@ -230,7 +230,8 @@ def main():
     parser.add_argument("--sizes", default="1,10,30", help="comma-separated numbers of containers")
     parser.add_argument("--image", default=IMAGE)
     parser.add_argument("--playbook", default=PLAYBOOK,
-                        help="playbook or FQCN (for example netsec.bjnp.remediate) to time")
+                        help="playbook or FQCN to time (netsec.bjnp.remediate also needs "
+                             "-- -e bjnp_hosts=all -e bjnp_change_id=bench)")
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--tree", help="the collection checkout to measure (default: this one)")
     parser.add_argument("--connection", choices=sorted(CONNECTIONS), default="pipelined",
