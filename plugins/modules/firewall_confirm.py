@@ -15,8 +15,8 @@ version_added: 0.1.0
 description:
   - M(netsec.bjnp.firewall_rules) with O(netsec.bjnp.firewall_rules#module:confirm_timeout) leaves a detached
     process on the host that reverts the change when the deadline passes. This module stops it.
-  - Run it over a new connection (C(ansible.builtin.meta) C(reset_connection) first): reaching the host again
-    after the change is what proves the change did not lock the controller out.
+  - "Run it over a new connection (C(ansible.builtin.meta) C(reset_connection) first): reaching the host again
+    after the change is what proves the change did not lock the controller out."
   - Fails when the timer fired already, saying what it reverted.
   - O(state=reverted) instead has the timer fire at once.
 author:

@@ -230,8 +230,8 @@ def test_failed_change_puts_our_objects_back_and_keeps_the_sites_changes(firewal
     # The site opens a port meanwhile (permanent and live), then our next change fails its site check.
     intruder = ("sh -c 'firewall-cmd -q --permanent --zone=public --add-port=7070/tcp && "
                 "firewall-cmd -q --zone=public --add-port=7070/tcp && false'")
-    failed = module(firewalld_host, "firewall_rules", dict(HOST_ARGS, allowed_sources=["198.51.100.7"],
-                                                          verify_commands=[intruder]))
+    changed = dict(HOST_ARGS, allowed_sources=["198.51.100.7"], verify_commands=[intruder])
+    failed = module(firewalld_host, "firewall_rules", changed)
     assert failed.get("failed") is True and failed["rolled_back"] is True, failed
     assert "Put our firewalld rules back" in failed["msg"], failed["msg"]
     assert sh(firewalld_host, "firewall-cmd --info-ipset=netsec-bjnp-v4; "

@@ -40,6 +40,7 @@ pytestmark = [
     pytest.mark.skipif(shutil.which("ip") is None, reason="iproute2 (ip netns) is not installed"),
 ]
 
+
 @pytest.fixture
 def backup_dir(tmp_path):
     return str(tmp_path / "backups")

@@ -59,8 +59,8 @@ def ssh_target(tmp_path):
         shutil.copy(str(tmp_path / "client_key.pub"), str(tmp_path / "authorized_keys"))
         (tmp_path / "sshd_config").write_text(
             "ListenAddress %s\nHostKey %s\nAuthorizedKeysFile %s\nPermitRootLogin prohibit-password\n"
-            "StrictModes no\nUsePAM no\nPidFile %s\n" % (pair.LAB_V4, tmp_path / "host_key", tmp_path / "authorized_keys",
-                                                        tmp_path / "sshd.pid"))
+            "StrictModes no\nUsePAM no\nPidFile %s\n"
+            % (pair.LAB_V4, tmp_path / "host_key", tmp_path / "authorized_keys", tmp_path / "sshd.pid"))
         os.makedirs("/run/sshd", exist_ok=True)
         sshd = subprocess.Popen(in_netns(pair.lab, [SSHD, "-D", "-e", "-f", str(tmp_path / "sshd_config")]),
                                 stdout=subprocess.DEVNULL, stderr=open(str(tmp_path / "sshd.log"), "w"))

@@ -1176,8 +1176,7 @@ class FakeWindows(object):
     def script_arm(self, params):
         if self.exists(params["marker"]):
             os.remove(self.real(params["marker"]))
-        self.data["tasks"][params["path"] + params["name"]] = dict(argument=params["argument"],
-                                                                    seconds=params["seconds"])
+        self.data["tasks"][params["path"] + params["name"]] = dict(argument=params["argument"], seconds=params["seconds"])
         return dict(task=params["path"] + params["name"], deadline="2026-01-01T00:05:00Z")
 
     def _run_task(self, key):
