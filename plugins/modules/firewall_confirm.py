@@ -31,7 +31,7 @@ options:
     description:
       - C(confirmed) stops the timer and keeps the change.
       - C(reverted) has the timer fire now and waits for it, for a play whose own checks (for example the probe
-        from the network side) failed: our part goes back to how it was before the change, live and at boot.
+        from the network side) failed. Our part goes back to how it was before the change, live and at boot.
     type: str
     choices: [confirmed, reverted]
     default: confirmed
