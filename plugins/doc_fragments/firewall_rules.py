@@ -53,7 +53,7 @@ options:
   allow_any_source:
     description:
       - Accept an O(allowed_sources) that covers every IPv4 or IPv6 address (C(0.0.0.0/0), C(::/0), or parts adding
-        up to one). Without it such a list is refused: the ports would stay open to that whole family.
+        up to one). Without it such a list is refused, since the ports would stay open to that whole family.
     type: bool
     default: false
   management_ports:
