@@ -38,8 +38,10 @@ options:
 attributes:
   check_mode:
     support: full
+    description: Says whether a timer would be stopped (or fired); touches nothing.
   diff_mode:
     support: none
+    description: Nothing to show; the change itself was shown by M(netsec.bjnp.firewall_rules).
 seealso:
   - module: netsec.bjnp.firewall_rules
 """
