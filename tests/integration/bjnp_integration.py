@@ -63,6 +63,16 @@ def in_netns(netns, command):
     return ["ip", "netns", "exec", netns] + list(command) if netns else list(command)
 
 
+def wait_until(predicate, seconds, step=0.25):
+    """Whether ``predicate()`` became true within ``seconds`` (polled every ``step``)."""
+    deadline = time.time() + seconds
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return predicate()
+
+
 # ------------------------------------------------------------------ firewall modules in a namespace
 def netns_sh(netns, script, check=True):
     """Run a bash script inside ``netns``; its stdout (a non-zero exit fails the test when ``check``)."""

@@ -22,6 +22,7 @@ import time
 
 import pytest
 
+from bjnp_integration import wait_until
 from bjnp_integration import netns_module as module
 from bjnp_integration import netns_sh as sh
 
@@ -150,15 +151,6 @@ def test_a_backup_file_without_commit_is_refused_by_name(netns, tmp_path):
 
 # --- commit-confirmed -----------------------------------------------------------------------
 
-def wait_for(predicate, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.25)
-    return predicate()
-
-
 def test_unconfirmed_change_reverts_by_itself(netns, tmp_path):
     sh(netns, "nft add table inet site")
     result = module(netns, "firewall_rules", nft_args(tmp_path, confirm_timeout=8, persist=True))
@@ -167,7 +159,7 @@ def test_unconfirmed_change_reverts_by_itself(netns, tmp_path):
     # The ansible process that armed the timer has exited: the revert must not depend on it.
     assert result["confirm"]["deadline"] > time.time(), "the module run outlasted the timeout: raise it"
     assert "table inet bjnp" in sh(netns, "nft list tables")
-    assert wait_for(lambda: "table inet bjnp" not in sh(netns, "nft list tables"), 20)
+    assert wait_until(lambda: "table inet bjnp" not in sh(netns, "nft list tables"), 20)
     assert "table inet site" in sh(netns, "nft list tables")
     assert not os.path.exists(str(tmp_path / "nftables.d" / "netsec-bjnp.nft"))
     late = module(netns, "firewall_confirm", dict(token=result["confirm"]["token"]))

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from bjnp_integration import BIN, NamespacePair, in_netns, netns_sh, tool_env
+from bjnp_integration import BIN, NamespacePair, in_netns, netns_sh, tool_env, wait_until
 
 SSHD = shutil.which("sshd") or "/usr/sbin/sshd"
 
@@ -85,15 +85,6 @@ def ansible(pair, inventory, args, command="ansible", timeout=180):
     return subprocess.run(in_netns(pair.scan, argv), capture_output=True, text=True, timeout=timeout,
                           env=dict(tool_env(), ANSIBLE_TIMEOUT="5", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.default"),
                           check=False)
-
-
-def wait_until(predicate, seconds):
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.5)
-    return predicate()
 
 
 def test_a_change_that_locks_the_controller_out_reverts_by_itself(ssh_target, tmp_path):
