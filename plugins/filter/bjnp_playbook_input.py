@@ -62,7 +62,7 @@ OUTPUTS = (
     "bjnp_exposed_ports", "bjnp_firewall_result", "bjnp_listeners", "bjnp_preflight_df",
     "bjnp_probe_addresses", "bjnp_probe_of_host", "bjnp_probe_of_scan", "bjnp_probe_targets", "bjnp_probes",
     "bjnp_remediate_problems", "bjnp_remediate_roll_back", "bjnp_report", "bjnp_run_checked",
-    "bjnp_smoke_jobs", "bjnp_smoke_probe", "bjnp_smoke_test", "bjnp_verify_targets",
+    "bjnp_smoke_jobs", "bjnp_smoke_probe", "bjnp_smoke_test", "bjnp_unprobed_targets", "bjnp_verify_targets",
 )
 
 # Lower bounds of the numbers, as (minimum, whether the minimum itself is allowed).
