@@ -442,6 +442,8 @@ def _e(value):
     return html.escape(xml_text("" if value is None else value), quote=True)
 
 
+# Every text colour on its background is at least 4.5:1 (WCAG 2 AA for normal text); the unit
+# tests compute it.
 _CSS = """
 body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:1.5em;color:#222}
 h1{font-size:1.4em;margin-bottom:.2em}h2{font-size:1.1em;margin-top:1.6em}
@@ -450,11 +452,11 @@ table{border-collapse:collapse;margin:.4em 0}
 th,td{border:1px solid #bbb;padding:.25em .5em;text-align:left;vertical-align:top}
 th{background:#eee}
 .counts td{text-align:right}
-td.open{background:#e53935;color:#fff;font-weight:bold}
-td.closed{background:#66bb6a;color:#fff}
+td.open{background:#c62828;color:#fff;font-weight:bold}
+td.closed{background:#2e7d32;color:#fff}
 td.filtered{background:#ffb300;color:#222}
 td.open-filtered{background:#cfd8dc;color:#222}
-td.absent{background:#fff;color:#999}
+td.absent{background:#fff;color:#6b6b6b}
 td.changed{outline:3px solid #1e88e5;outline-offset:-3px}
 .bad{color:#c62828;font-weight:bold}.good{color:#2e7d32}
 code{font-size:.95em}

@@ -6,7 +6,9 @@
 
 ``--dump-dom`` gives the document Chromium built (so an identity string that escaped its
 escaping would show up as an element); ``--screenshot`` proves the cells are painted in the
-state colours. Chromium loads only the local file; the page's CSP forbids any other load.
+state colours; the DevTools protocol over a pipe (no port, no network) reads the colours
+Chromium computed for each port cell, whose contrast must pass WCAG 2 AA. Chromium loads only
+the local file; the page's CSP forbids any other load.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -15,9 +17,12 @@ __metaclass__ = type
 
 import json
 import os
+import re
+import select
 import shutil
 import struct
 import subprocess
+import time
 import xml.etree.ElementTree as ET
 import zlib
 from html.parser import HTMLParser
@@ -29,7 +34,8 @@ BIN = os.path.join(ROOT, ".venv", "bin")
 CHROMIUM = shutil.which("chromium")
 HOSTILE_MODEL = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
 # The stylesheet's state colours (plugins/module_utils/bjnp_report.py).
-RED, GREEN = (0xe5, 0x39, 0x35), (0x66, 0xbb, 0x6a)
+RED, GREEN = (0xc6, 0x28, 0x28), (0x2e, 0x7d, 0x32)
+WHITE = (255, 255, 255)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
                                 "(tools/install-host-deps.sh installs it)")
@@ -79,6 +85,154 @@ def chromium(workdir, url, *mode):
                                check=False, cwd=workdir)
     assert completed.returncode == 0, completed.stderr.decode("utf-8", "replace")[-3000:]
     return completed.stdout.decode("utf-8")
+
+
+class DevTools(object):
+    """Chromium driven through the DevTools protocol on fds 3 and 4 (``--remote-debugging-pipe``):
+    JSON messages ended by NUL, no debugging port is opened."""
+
+    def __init__(self, workdir):
+        to_chromium, self._writer = os.pipe()
+        self._reader, from_chromium = os.pipe()
+
+        def child_fds():
+            # Duplicate first: either pipe end may already sit on fd 3 or 4.
+            inbound, outbound = os.dup(to_chromium), os.dup(from_chromium)
+            os.dup2(inbound, 3)
+            os.dup2(outbound, 4)
+
+        self._log = open(os.path.join(workdir, "chromium-devtools.log"), "wb")
+        command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                   "--remote-debugging-pipe", "--user-data-dir=%s" % os.path.join(workdir, "chromium-profile"),
+                   "about:blank"]
+        self.process = subprocess.Popen(command, cwd=workdir, stdout=self._log, stderr=self._log,
+                                        preexec_fn=child_fds, pass_fds=(3, 4))
+        os.close(to_chromium)
+        os.close(from_chromium)
+        self._buffer, self._next_id, self.events = b"", 0, []
+
+    def _message(self, deadline):
+        while b"\0" not in self._buffer:
+            remaining = deadline - time.time()
+            if remaining <= 0 or not select.select([self._reader], [], [], remaining)[0]:
+                raise AssertionError("no answer from Chromium's DevTools pipe in time")
+            chunk = os.read(self._reader, 1 << 16)
+            if not chunk:
+                raise AssertionError("Chromium closed its DevTools pipe (exit %s)" % self.process.poll())
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(raw.decode("utf-8"))
+
+    def send(self, method, session=None, **params):
+        self._next_id += 1
+        message = {"id": self._next_id, "method": method, "params": params}
+        if session:
+            message["sessionId"] = session
+        os.write(self._writer, json.dumps(message).encode("utf-8") + b"\0")
+        deadline = time.time() + 60
+        while True:
+            reply = self._message(deadline)
+            if reply.get("id") != self._next_id:
+                self.events.append(reply)
+                continue
+            assert "error" not in reply, (method, reply["error"])
+            return reply["result"]
+
+    def wait_for(self, method, session, timeout=60):
+        deadline = time.time() + timeout
+        while True:
+            for event in self.events:
+                if event.get("method") == method and event.get("sessionId") == session:
+                    return event
+            self.events.append(self._message(deadline))
+
+    def close(self):
+        try:
+            self.send("Browser.close")
+        finally:
+            os.close(self._writer)
+            os.close(self._reader)
+            self.process.wait(timeout=60)
+            self._log.close()
+
+
+def css_rgba(value):
+    match = re.match(r"^rgba?\((\d+), (\d+), (\d+)(?:, ([\d.]+))?\)$", value)
+    assert match, "a computed colour this test cannot read: %r" % value
+    return tuple(int(part) for part in match.groups()[:3]) + (float(match.group(4) or 1),)
+
+
+def over(colour, background):
+    """``colour`` (RGBA) painted on an opaque ``background`` (RGB)."""
+    alpha = colour[3]
+    return tuple(int(round(alpha * c + (1 - alpha) * b)) for c, b in zip(colour[:3], background))
+
+
+def contrast_ratio(first, second):
+    """WCAG 2 contrast ratio of two sRGB colours (0-255 triples), as in the unit tests."""
+    def luminance(rgb):
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255.0 for v in rgb)]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def computed_cell_colours(workdir, url):
+    """{(address, port): (state, text RGB, background RGB)} of every port cell, as Chromium
+    computed them; a transparent background is what shows through from the ancestors."""
+    devtools = DevTools(workdir)
+    try:
+        target = devtools.send("Target.createTarget", url="about:blank")["targetId"]
+        session = devtools.send("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
+        devtools.send("Page.enable", session)
+        devtools.send("Page.navigate", session, url=url)
+        devtools.wait_for("Page.loadEventFired", session)
+        devtools.send("DOM.enable", session)
+        devtools.send("CSS.enable", session)
+        root = devtools.send("DOM.getDocument", session, depth=-1)["root"]
+        parents, cells, pending = {}, [], [root]
+        while pending:
+            node = pending.pop()
+            attributes = node.get("attributes", [])
+            attributes = dict(zip(attributes[::2], attributes[1::2]))
+            if node.get("nodeName") == "TD" and "data-state" in attributes:
+                cells.append((node["nodeId"], attributes))
+            for child in node.get("children", []):
+                parents[child["nodeId"]] = node["nodeId"]
+                pending.append(child)
+
+        def style(node_id):
+            computed = devtools.send("CSS.getComputedStyleForNode", session, nodeId=node_id)["computedStyle"]
+            return dict((item["name"], item["value"]) for item in computed)
+
+        def background(node_id):
+            layers = []
+            while node_id is not None:
+                colour = css_rgba(style(node_id).get("background-color", "rgba(0, 0, 0, 0)"))
+                layers.append(colour)
+                if colour[3] == 1:
+                    break
+                node_id = parents.get(node_id)
+            painted = WHITE  # the canvas under an all-transparent chain
+            for colour in reversed(layers):
+                painted = over(colour, painted)
+            return painted
+
+        found = {}
+        for node_id, attributes in cells:
+            painted = background(node_id)
+            text = over(css_rgba(style(node_id)["color"]), painted)
+            found[(attributes["data-address"], attributes["data-port"])] = (attributes["data-state"], text, painted)
+        return found
+    finally:
+        devtools.close()
+
+
+def assert_aa_contrast(colours):
+    low = dict((key, (state, text, background, round(contrast_ratio(text, background), 2)))
+               for key, (state, text, background) in colours.items() if contrast_ratio(text, background) < 4.5)
+    assert low == {}, "port cells below 4.5:1 (WCAG AA) as Chromium painted them: %s" % low
 
 
 class Page(HTMLParser):
@@ -226,6 +380,13 @@ def test_detect_report_of_the_emulator_renders_in_chromium(start_emulator, loopb
     colours = png_pixels(screenshot)
     assert bytes(bytearray(RED)) in colours and bytes(bytearray(GREEN)) in colours
 
+    # Readable: every port cell's text on its background, as Chromium computed them, is AA.
+    computed = computed_cell_colours(workdir, "file://" + result["latest"]["html"])
+    assert set(computed) == set((cell["data-address"], cell["data-port"]) for cell in page.cells)
+    assert computed[(printer.address, "tcp/9100")][1:] == (WHITE, RED)
+    assert computed[(loopback_address, "tcp/9100")][1:] == (WHITE, GREEN)
+    assert_aa_contrast(computed)
+
 
 def test_before_after_report_shows_what_changed(start_emulator, workdir, report_dir):
     printer = start_emulator()
@@ -257,3 +418,6 @@ def test_before_after_report_shows_what_changed(start_emulator, workdir, report_
              "--window-size=1400,900", "--hide-scrollbars")
     colours = png_pixels(screenshot)
     assert bytes(bytearray(GREEN)) in colours and bytes(bytearray(RED)) not in colours
+    computed = computed_cell_colours(workdir, "file://" + result["paths"]["html"])
+    assert computed[(printer.address, "tcp/9100")] == ("closed", WHITE, GREEN)
+    assert_aa_contrast(computed)

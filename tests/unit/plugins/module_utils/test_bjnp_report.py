@@ -10,6 +10,7 @@ __metaclass__ = type
 import copy
 import datetime
 import json
+import re
 import xml.etree.ElementTree as ET
 
 from html.parser import HTMLParser
@@ -322,6 +323,66 @@ def test_html_before_after_marks_changed_cells():
     assert by_port["udp/8611"]["class"] == "open" and by_port["udp/8611"]["text"] == "open"
     assert by_port["udp/8612"]["data-state"] == "absent"
     assert "/b/1.nft" in "".join(page.text)
+
+
+# --- colour contrast (WCAG 2 AA: 4.5:1 for normal text) ------------------------------------
+
+def hex_colour(value, where):
+    match = re.match(r"^#([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$", value.strip())
+    assert match, "%s: %r is not a #rgb/#rrggbb colour, which this check reads" % (where, value)
+    digits = match.group(1)
+    if len(digits) == 3:
+        digits = "".join(digit * 2 for digit in digits)
+    return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
+
+
+def contrast_ratio(first, second):
+    """WCAG 2 contrast ratio of two sRGB colours (0-255 triples): (L1 + 0.05) / (L2 + 0.05)."""
+    def luminance(rgb):
+        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255.0 for v in rgb)]
+        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
+    return (lighter + 0.05) / (darker + 0.05)
+
+
+def css_colour_pairs(page):
+    """{selector: (text, background)} for every rule of the page's stylesheet that sets a text or
+    background colour; the other one is the page's (body, else the browser's black on white)."""
+    style = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
+    rules = {}
+    for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", style):
+        declarations = dict((name.strip(), value.strip()) for name, _, value in
+                            (item.partition(":") for item in body.split(";") if item.strip()))
+        for selector in selectors.split(","):
+            rules[selector.strip()] = declarations
+    page_text = hex_colour(rules.get("body", {}).get("color", "#000"), "body")
+    page_background = hex_colour(rules.get("body", {}).get("background", "#fff"), "body")
+    pairs = {}
+    for selector, declarations in rules.items():
+        if "color" in declarations or "background" in declarations:
+            text = hex_colour(declarations["color"], selector) if "color" in declarations else page_text
+            background = (hex_colour(declarations["background"], selector) if "background" in declarations
+                          else page_background)
+            pairs[selector] = (text, background)
+    return pairs
+
+
+def test_contrast_ratio_matches_the_wcag_reference_values():
+    assert round(contrast_ratio((0, 0, 0), (255, 255, 255)), 2) == 21.0
+    assert round(contrast_ratio((255, 255, 255), (255, 255, 255)), 2) == 1.0
+    assert round(contrast_ratio((0x76, 0x76, 0x76), (255, 255, 255)), 2) == 4.54  # the well-known minimum grey
+    # The report's old green cell (white on #66bb6a): 2.4:1, the failure the check is for.
+    assert round(contrast_ratio((255, 255, 255), (0x66, 0xbb, 0x6a)), 1) == 2.4
+
+
+def test_every_text_colour_of_the_html_report_has_aa_contrast_on_its_background():
+    doc = build(name="remediate", probe={"before": probe_result(PRINTER), "after": probe_result(QUIET)})
+    pairs = css_colour_pairs(report.render_html(doc))
+    # Every state a port cell can have is among the checked rules.
+    assert {"td.open", "td.closed", "td.filtered", "td.open-filtered", "td.absent", "th", ".bad", ".good"} <= set(pairs)
+    low = dict((selector, round(contrast_ratio(*pair), 2)) for selector, pair in pairs.items()
+               if contrast_ratio(*pair) < 4.5)
+    assert low == {}, "below 4.5:1 (WCAG AA): %s" % low
 
 
 HOSTILE = {"manufacturer": "<script>document.title='pwned'</script>", "model": "\"><img src=x onerror=alert(1)>",
