@@ -165,7 +165,8 @@ def test_remediate_in_batches_closes_the_ports_and_keeps_printing(lab):
     jobs = lab.spool("printer-1"), lab.spool("printhost")
     result = lab.playbook("remediate", "-e", "bjnp_change_id=IT-1", "-e", "bjnp_serial=1")
     ok(result)
-    assert result.stdout.count("TASK [Probe each host from the network side (before)]") == 2  # a batch each
+    # Before and after the change, in each of the two batches (one run of both without batches).
+    assert result.stdout.count("TASK [Probe each host from the network side]") == 4
     report = lab.report("remediate")
     assert report["change_id"] == "IT-1"
     assert report["summary"]["before"]["exposed"] == 2
