@@ -59,8 +59,7 @@ def _task_names(tasks, where):
             yield label, task["name"]
         for section in ("block", "rescue", "always"):
             if section in task:
-                for found in _task_names(task[section], "%s.%s" % (label, section)):
-                    yield found
+                yield from _task_names(task[section], "%s.%s" % (label, section))
 
 
 def names_with_jinja(root):

@@ -351,7 +351,7 @@ def css_colour_pairs(page):
     style = re.search(r"<style>(.*?)</style>", page, re.S).group(1)
     rules = {}
     for selectors, body in re.findall(r"([^{}]+)\{([^}]*)\}", style):
-        declarations = dict((name.strip(), value.strip()) for name, _, value in
+        declarations = dict((name.strip(), value.strip()) for name, dummy, value in
                             (item.partition(":") for item in body.split(";") if item.strip()))
         for selector in selectors.split(","):
             rules[selector.strip()] = declarations
