@@ -27,9 +27,14 @@ import xml.etree.ElementTree as ET
 import zlib
 from html.parser import HTMLParser
 
+import sys
+
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# The same WCAG contrast computation the report's unit test checks the stylesheet with.
+sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "plugins", "module_utils"))
+from wcag_contrast import contrast_ratio
 BIN = os.path.join(ROOT, ".venv", "bin")
 CHROMIUM = shutil.which("chromium")
 HOSTILE_MODEL = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
@@ -167,15 +172,6 @@ def over(colour, background):
     """``colour`` (RGBA) painted on an opaque ``background`` (RGB)."""
     alpha = colour[3]
     return tuple(int(round(alpha * c + (1 - alpha) * b)) for c, b in zip(colour[:3], background))
-
-
-def contrast_ratio(first, second):
-    """WCAG 2 contrast ratio of two sRGB colours (0-255 triples), as in the unit tests."""
-    def luminance(rgb):
-        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255.0 for v in rgb)]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 def computed_cell_colours(workdir, url):

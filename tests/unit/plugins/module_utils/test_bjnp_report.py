@@ -19,6 +19,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_report as report
+from wcag_contrast import contrast_ratio
 
 NOW = datetime.datetime(2026, 11, 25, 12, 0, 0, tzinfo=datetime.timezone.utc)
 IDENTITY = {"manufacturer": "Canon", "model": "MG5200 series", "description": "Canon MG5200 series",
@@ -334,15 +335,6 @@ def hex_colour(value, where):
     if len(digits) == 3:
         digits = "".join(digit * 2 for digit in digits)
     return tuple(int(digits[i:i + 2], 16) for i in (0, 2, 4))
-
-
-def contrast_ratio(first, second):
-    """WCAG 2 contrast ratio of two sRGB colours (0-255 triples): (L1 + 0.05) / (L2 + 0.05)."""
-    def luminance(rgb):
-        linear = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in (v / 255.0 for v in rgb)]
-        return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
-    lighter, darker = sorted((luminance(first), luminance(second)), reverse=True)
-    return (lighter + 0.05) / (darker + 0.05)
 
 
 def css_colour_pairs(page):
