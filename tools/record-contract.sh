@@ -11,6 +11,7 @@ fixtures="$here/fixtures/contract"
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$root/tests/podman/containers.conf}"
 backends=("$@")
 [ "${#backends[@]}" -gt 0 ] || backends=(nftables iptables-nft iptables-legacy ufw firewalld)
+site_packages="$("$root/.venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 token="$(head -c4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 in_netns() {
@@ -30,6 +31,9 @@ in_container() {
   podman exec "$name" mkdir -p /tmp/c/ansible_collections/netsec/bjnp /tmp/rec
   tar -C "$root" -c plugins tests/unit/plugins/module_utils |
     podman exec -i "$name" tar -C /tmp/c/ansible_collections/netsec/bjnp -x
+  # The module_utils import ansible-core's own, which the image does not have.
+  tar -C "$site_packages" -c ansible/__init__.py ansible/release.py ansible/_vendor ansible/module_utils |
+    podman exec -i "$name" tar -C /tmp/c -x
   podman exec "$name" env PYTHONPATH=/tmp/c python3 \
     /tmp/c/ansible_collections/netsec/bjnp/tests/unit/plugins/module_utils/record_contract.py "$backend" /tmp/rec
   podman cp "$name:/tmp/rec/$backend.json" "$fixtures/$backend.json"

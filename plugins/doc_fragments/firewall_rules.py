@@ -65,4 +65,23 @@ options:
     type: list
     elements: int
     default: [22]
+  log:
+    description:
+      - "Count every packet the rules block and log it to the kernel log with the prefix C(netsec-bjnp: ), at most
+        O(log_per_minute) lines a minute after a burst of O(log_burst). Off, the rules neither count nor log."
+      - nftables counts in named counters (C(input_tcp_9100), ...), iptables in the rules' own counters; firewalld
+        logs through its rich rules and ufw with its own prefix C([UFW BLOCK]) and rate (3 a minute, burst 10);
+        neither counts. M(netsec.bjnp.attempts) reads the counters and the log back.
+    type: bool
+    default: false
+  log_per_minute:
+    description:
+      - Log lines a minute at most once the burst is used up, from 1 to 10000. Counting is never limited.
+    type: int
+    default: 10
+  log_burst:
+    description:
+      - Log lines allowed in a burst before O(log_per_minute) applies, from 1 to 10000.
+    type: int
+    default: 5
 """

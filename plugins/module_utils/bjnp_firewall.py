@@ -22,6 +22,10 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_addresses import 
 )
 
 MODES = ("host", "gateway")
+# Every backend logs blocked attempts with this prefix (ufw: its own), what SIEM filters match on.
+LOG_PREFIX = "netsec-bjnp: "
+# Log lines a minute and burst: bounds a flood's log volume; above this a log would drown anyway.
+LOG_RATE_MAX = 10000
 ACTIONS = ("drop", "reject")
 
 # An allow-list collapsing to one of these lets every source of the family through.
@@ -52,11 +56,14 @@ RULE_ARGUMENT_SPEC = dict(
     action=dict(type="str", choices=list(ACTIONS), default="drop"),
     allow_any_source=dict(type="bool", default=False),
     management_ports=dict(type="list", elements="int", default=[22]),
+    log=dict(type="bool", default=False),
+    log_per_minute=dict(type="int", default=10),
+    log_burst=dict(type="int", default=5),
 )
 
 
 def build_policy(ports, allowed_sources, modes, protected_destinations, action,
-                 allow_any_source=False, management_ports=(22,)):
+                 allow_any_source=False, management_ports=(22,), log=None):
     """Validate the user's options into one normalised policy dict.
 
     Raises ``ValueError`` naming the bad value. ``ports`` uses the role's
@@ -64,6 +71,7 @@ def build_policy(ports, allowed_sources, modes, protected_destinations, action,
     entries renders the same rules. Refused as well: an allow-list covering a whole family
     (unless ``allow_any_source``) and, in host mode, closing one of ``management_ports``
     (the TCP ports the host is managed through; ``[]`` accepts any).
+    ``log``: None, or ``{"per_minute": N, "burst": N}`` to count and log what the rules block.
     """
     modes = list(modes or [])
     if not modes:
@@ -91,7 +99,19 @@ def build_policy(ports, allowed_sources, modes, protected_destinations, action,
         "protected": collapse_networks(protected_destinations),
         "modes": [mode for mode in MODES if mode in modes],
         "action": action,
+        "log": check_log(log),
     }
+
+
+def check_log(log):
+    """The logging settings, each a whole number from 1 to LOG_RATE_MAX, or None (no logging)."""
+    if log is None:
+        return None
+    for key in ("per_minute", "burst"):
+        value = log.get(key)
+        if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= LOG_RATE_MAX:
+            raise ValueError("log_%s %r is not a whole number from 1 to %d" % (key, value, LOG_RATE_MAX))
+    return {"per_minute": log["per_minute"], "burst": log["burst"]}
 
 
 def open_families(allowed):
@@ -186,7 +206,8 @@ def check_role_input(values):
     """The role's options, checked once for every backend (Windows too).
 
     ``values``: ``ports``, ``allowed_sources``, ``protected_destinations``, ``mode``, ``action``,
-    ``backup_keep``, ``rolling_back``, ``state``, the overrides ``allow_any_source`` and
+    ``backup_keep``, ``rolling_back``, ``state``, ``log_attempts`` with ``log_per_minute`` and
+    ``log_burst``, the overrides ``allow_any_source`` and
     ``allow_management_ports``, and the connection (``connection``: ansible_connection, ``port``:
     ansible_port or None). Returns ``{"problems": [messages], "warnings": [messages], "options":
     {normalised}}``: lists as lists, addresses and ports as the user gave them once they parse,
@@ -270,4 +291,10 @@ def check_role_input(values):
         keep = 0
     if keep < 1:
         problems.append("bjnp_backup_keep %r keeps no backup: give 1 or more" % (values.get("backup_keep"),))
+    options["log_attempts"] = _flag(values, "log_attempts", problems)
+    if options["log_attempts"]:
+        try:
+            check_log(dict(per_minute=values.get("log_per_minute"), burst=values.get("log_burst")))
+        except ValueError as exc:
+            problems.append("bjnp_%s" % exc)
     return {"problems": problems, "warnings": warnings, "options": options}

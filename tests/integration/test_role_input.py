@@ -129,3 +129,11 @@ def test_a_false_override_given_as_a_string_still_refuses(tmp_path, silent_host)
 ])
 def test_the_overrides_and_gateway_mode_let_the_run_go_on(tmp_path, silent_host, extra):
     let_through(run_role(tmp_path, silent_host, extra))
+
+
+@pytest.mark.parametrize("extra, named", [
+    (dict(bjnp_log_attempts=True, bjnp_log_per_minute=0), "bjnp_log_per_minute 0"),
+    (dict(bjnp_log_attempts=True, bjnp_log_burst=20000), "bjnp_log_burst 20000"),
+])
+def test_a_log_rate_outside_1_to_10000_is_refused_by_name(tmp_path, silent_host, extra, named):
+    refused(run_role(tmp_path, silent_host, extra=extra), named)

@@ -20,6 +20,17 @@ __metaclass__ = type
 from ansible_collections.netsec.bjnp.plugins.module_utils._io import FirewallError
 
 
+def sum_counters(counters):
+    """One entry per (mode, protocol, ports), sorted: both families (and all rules of one range) added up."""
+    totals = {}
+    for counter in counters:
+        key = (counter["mode"], counter["protocol"], counter["ports"])
+        entry = totals.setdefault(key, dict(counter, packets=0, bytes=0))
+        entry["packets"] += counter["packets"]
+        entry["bytes"] += counter["bytes"]
+    return [totals[key] for key in sorted(totals)]
+
+
 class FileChange(object):
     """One boot-configuration file to write (``after``) or delete (``after`` None)."""
 
@@ -170,6 +181,14 @@ class Backend(object):
         self.apply(plan)
         self.persist(plan)
         return True
+
+    def counters(self):
+        """Packets our rules blocked since they were loaded, for netsec.bjnp.attempts.
+
+        ``[{mode, protocol, ports ("9100", "8611-8614"), packets, bytes}]``; None where the
+        backend cannot count (the default: firewalld keeps no counters on rich rules).
+        """
+        return None
 
     def backup(self):
         """Everything the backend holds: ``({role: bytes}, {extra metadata})``."""

@@ -29,6 +29,7 @@ import re
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.base import Backend, FileChange, Plan, RestoreResult
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.config_tree import config_archive, restore_config
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import BACKENDS, CONFIG_PATHS
+from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import LOG_PREFIX
 
 PREFIX = "netsec-bjnp"
 # Policies with a negative priority run before every zone; this one before the site's own.
@@ -65,8 +66,12 @@ def _port_text(low, high):
     return "%d" % low if low == high else "%d-%d" % (low, high)
 
 
-def _rich_rule(family, destination, port, protocol, action):
-    """(XML element, the line firewall-cmd lists) of one drop/reject rule."""
+def _rich_rule(family, destination, port, protocol, action, log=None):
+    """(XML element, the line firewall-cmd lists) of one drop/reject rule.
+
+    With ``log`` the rule logs too, rate-limited; firewalld (1.3) has no burst setting and no
+    counter, and lists the level only when it is given, so it always is.
+    """
     ipset, family_name = IPSETS[family][0], IPSETS[family][1]
     xml = ['  <rule family="%s">' % family_name, '    <source ipset="%s" invert="True"/>' % ipset]
     text = 'rule family="%s" source NOT ipset="%s"' % (family_name, ipset)
@@ -74,9 +79,14 @@ def _rich_rule(family, destination, port, protocol, action):
         xml.append('    <destination address="%s"/>' % destination)
         text += ' destination address="%s"' % destination
     xml.append('    <port port="%s" protocol="%s"/>' % (port, protocol))
+    text += ' port port="%s" protocol="%s"' % (port, protocol)
+    if log:
+        xml += ['    <log prefix="%s" level="warning">' % LOG_PREFIX, '      <limit value="%d/m"/>' % log["per_minute"],
+                "    </log>"]
+        text += ' log prefix="%s" level="warning" limit value="%d/m"' % (LOG_PREFIX, log["per_minute"])
     xml.append("    <%s/>" % action)
     xml.append("  </rule>")
-    text += ' port port="%s" protocol="%s" %s' % (port, protocol, action)
+    text += " %s" % action
     return "\n".join(xml), text
 
 
@@ -127,7 +137,7 @@ def render_firewalld(policy):
                 for protocol in ("tcp", "udp"):
                     for low, high in policy["ports"][protocol]:
                         element, text = _rich_rule(family, destination, _port_text(low, high), protocol,
-                                                   policy["action"])
+                                                   policy["action"], policy.get("log"))
                         xml.append(element)
                         runtime.append("policy %s rule %s" % (name, text))
         files["policies/%s.xml" % name] = "\n".join(xml + ["</policy>", ""])

@@ -15,7 +15,7 @@ __metaclass__ = type
 import hashlib
 import re
 
-from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.base import Backend, FileChange, Plan, RestoreResult
+from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.base import Backend, FileChange, Plan, RestoreResult, sum_counters
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import (
     BACKENDS,
     IPTABLES_COMMANDS,
@@ -23,9 +23,12 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import (
     normalize_iptables,
     without_unused_tables,
 )
-from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import protected_families
+from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import LOG_PREFIX, protected_families
 
 IPT_HOOKS = {"host": "INPUT", "gateway": "FORWARD"}
+# A verdict rule with its counters (``-S -v``); ufw matches a port range with multiport.
+_VERDICT_COUNTERS = re.compile(r"^-A (\S+) .*-p (tcp|udp) -m (?:(?:tcp|udp) --dport|multiport --dports) (\d+(?::\d+)?) "
+                               r"-c (\d+) (\d+) -j (?:DROP|REJECT)\b")
 FAMILIES = ((4, "ipv4", "iptables", "ip"), (6, "ipv6", "ip6tables", "ip6"))
 
 
@@ -40,6 +43,34 @@ def _ipt_match(option, network):
     return "%s %s " % (option, network)
 
 
+# The units libxt_limit prints a rate in, with its XT_LIMIT_SCALE multipliers, largest first.
+_LIMIT_UNITS = (("day", 864000000), ("hour", 36000000), ("min", 600000), ("sec", 10000))
+
+
+def ipt_limit_rate(per_minute):
+    """``--limit`` as ``iptables -S`` prints N a minute (libxt_limit's print_rate, to the letter).
+
+    The kernel keeps a period, not a rate: 600/min prints as 10/sec, 10000/min as 166/sec.
+    """
+    period = _LIMIT_UNITS[2][1] // per_minute
+    index = 1
+    while index < len(_LIMIT_UNITS):
+        mult = _LIMIT_UNITS[index][1]
+        if period > mult or mult // period < mult % period:
+            break
+        index += 1
+    name, mult = _LIMIT_UNITS[index - 1]
+    return "%d/%s" % (mult // period, name)
+
+
+def _ipt_log(policy, chain, match, protocol, port):
+    """The LOG rule in front of a verdict; the verdict rule's own counters count every packet."""
+    log = policy["log"]
+    burst = "" if log["burst"] == 5 else " --limit-burst %d" % log["burst"]
+    return '-A %s %s-p %s -m %s --dport %s -m limit --limit %s%s -j LOG --log-prefix "%s"' % (
+        chain, match, protocol, protocol, port, ipt_limit_rate(log["per_minute"]), burst, LOG_PREFIX)
+
+
 def _ipt_verdicts(policy, chain, family, match=""):
     lines = []
     for protocol in ("tcp", "udp"):
@@ -52,8 +83,21 @@ def _ipt_verdicts(policy, chain, family, match=""):
             else:
                 target = "REJECT --reject-with %s" % (
                     "icmp-port-unreachable" if family == 4 else "icmp6-port-unreachable")
+            if policy.get("log"):
+                lines.append(_ipt_log(policy, chain, match, protocol, port))
             lines.append("-A %s %s-p %s -m %s --dport %s -j %s" % (chain, match, protocol, protocol, port, target))
     return lines
+
+
+def parse_ipt_counters(verbose_text, chain, mode):
+    """Packets and bytes of the verdict rules of ``chain`` in ``iptables -S <chain> -v`` output."""
+    counters = []
+    for line in (verbose_text or "").splitlines():
+        match = _VERDICT_COUNTERS.match(line.strip())
+        if match and match.group(1) == chain:
+            counters.append(dict(mode=mode, protocol=match.group(2), ports=match.group(3).replace(":", "-"),
+                                 packets=int(match.group(4)), bytes=int(match.group(5))))
+    return counters
 
 
 def render_ipt(policy, family, prefix="BJNP"):
@@ -382,6 +426,17 @@ class Iptables(Backend):
             self.fail("loading our IPv%d rules failed (%s); %s" % (
                 family, err.strip(), ("%s put back as before, so the live firewall is unchanged" % ", ".join(undone))
                 if undone else "the live firewall is unchanged"), live="unchanged", stdin=script)
+
+    def counters(self):
+        """Our verdict rules' packet counters, both families added up."""
+        counters = []
+        for dummy, dummy2, base, dummy3 in FAMILIES:
+            parsed = parse_ipt_rules(self.runner.out([self.command(base), "-w", "-t", "filter", "-S"]))
+            for mode, chain in ipt_chain_names(self.prefix).items():
+                if chain in parsed["chains"]:
+                    text = self.runner.out([self.command(base), "-w", "-t", "filter", "-S", chain, "-v"])
+                    counters.extend(parse_ipt_counters(text, chain, mode))
+        return sum_counters(counters)
 
     def _parsed(self, family):
         base = FAMILIES[0][2] if family == 4 else FAMILIES[1][2]

@@ -15,14 +15,18 @@ __metaclass__ = type
 import re
 
 from ansible_collections.netsec.bjnp.plugins.module_utils._io import TempFile
-from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.base import Backend, FileChange, Plan, RestoreResult
+from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.base import Backend, FileChange, Plan, RestoreResult, sum_counters
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import BACKENDS, nft_restore_script
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import normalize_nft as normalize_nft_ruleset
-from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import protected_families
+from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import LOG_PREFIX, protected_families
 
 NFT_CHAINS = {"host": ("input", "input"), "gateway": ("forward", "forward")}
 _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _HANDLE = re.compile(r"\s*# handle \d+")
+# What a named counter holds changes with every packet; it is not part of the rules.
+_COUNTER_VALUES = re.compile(r"packets \d+ bytes \d+")
+_COUNTER_BLOCK = re.compile(r"counter (\w+) \{\s*packets (\d+) bytes (\d+)\s*\}")
+_COUNTER = re.compile(r"^(input|forward)_(tcp|udp)_(\d+(?:to\d+)?)$")
 # iptables-nft keeps its tables in these families under these names: they are not "nftables in use".
 _XTABLES = re.compile(r"^table (ip|ip6|arp|bridge) (filter|nat|mangle|raw|security|broute)$")
 
@@ -54,10 +58,38 @@ def _nft_set(name, family, networks):
             "\t}"]
 
 
-def _nft_verdicts(policy, match="", family=None):
+def nft_counter_name(chain, protocol, low, high):
+    """``input_tcp_9100``, ``forward_udp_8611to8614``: one named counter per chain and port range."""
+    return "%s_%s_%s" % (chain, protocol, "%d" % low if low == high else "%dto%d" % (low, high))
+
+
+def parse_nft_counter_name(name):
+    """``(mode, protocol, "9100" or "8611-8614")`` from a name nft_counter_name made, or None."""
+    match = _COUNTER.match(name or "")
+    if not match:
+        return None
+    mode = dict((chain, mode) for mode, (chain, hook) in NFT_CHAINS.items())[match.group(1)]
+    return mode, match.group(2), match.group(3).replace("to", "-")
+
+
+def _nft_logs(policy, chain, protocol, match):
+    """The counting and logging rules in front of a verdict, one per port range.
+
+    Every packet is counted (per range, so each port range has its own figure); ``limit`` is
+    a match, so once over the rate the rule stops before ``log``. nft omits the default burst.
+    """
+    log = policy["log"]
+    burst = "" if log["burst"] == 5 else " burst %d packets" % log["burst"]
+    return ['\t\t%s%s dport %s counter name "%s" limit rate %d/minute%s log prefix "%s"' % (
+        match, protocol, _nft_ports([(low, high)]), nft_counter_name(chain, protocol, low, high), log["per_minute"],
+        burst, LOG_PREFIX) for low, high in policy["ports"][protocol]]
+
+
+def _nft_verdicts(policy, chain, match="", family=None):
     """Drop/reject lines for each protocol, prefixed by ``match`` (a daddr match or empty).
 
     Once a rule matches one family, nft spells the ICMP type of a reject out, so we do too.
+    With logging on, each verdict has its counting and logging rule in front.
     """
     udp_reject = {None: "reject", 4: "reject with icmp port-unreachable",
                   6: "reject with icmpv6 port-unreachable"}[family]
@@ -70,13 +102,27 @@ def _nft_verdicts(policy, match="", family=None):
             verdict = "drop"
         else:
             verdict = "reject with tcp reset" if protocol == "tcp" else udp_reject
+        if policy.get("log"):
+            lines.extend(_nft_logs(policy, chain, protocol, match))
         lines.append("\t\t%s%s dport %s %s" % (match, protocol, _nft_ports(ranges), verdict))
     return lines
 
 
+def _nft_counters(policy):
+    """The named counters the logging rules count into, as ``nft list`` prints them (zeroed)."""
+    if not policy.get("log"):
+        return []
+    return [["\tcounter %s {" % nft_counter_name(NFT_CHAINS[mode][0], protocol, low, high),
+             "\t\tpackets 0 bytes 0", "\t}"]
+            for mode in policy["modes"] for protocol in ("tcp", "udp") for low, high in policy["ports"][protocol]]
+
+
 def render_nft_table(policy, table="bjnp", priority=-10):
-    """Render ``table inet <table>`` exactly as ``nft list table inet <table>`` prints it."""
-    blocks = []
+    """Render ``table inet <table>`` exactly as ``nft list table inet <table>`` prints it.
+
+    nft lists named counters before sets, whatever order they were declared in.
+    """
+    blocks = _nft_counters(policy)
     for family in (4, 6):
         if policy["allowed"][family]:
             blocks.append(_nft_set("allowed_v%d" % family, family, policy["allowed"][family]))
@@ -96,13 +142,13 @@ def render_nft_table(policy, table="bjnp", priority=-10):
             if policy["allowed"][family]:
                 lines.append("\t\t%s saddr @allowed_v%d accept" % (keyword, family))
         if mode == "host":
-            lines.extend(_nft_verdicts(policy))
+            lines.extend(_nft_verdicts(policy, chain))
         elif set(protected) == {4, 6} and protected[4] is None:
-            lines.extend(_nft_verdicts(policy))
+            lines.extend(_nft_verdicts(policy, chain))
         else:
             for family, keyword in ((4, "ip"), (6, "ip6")):
                 if family in protected:
-                    lines.extend(_nft_verdicts(policy, "%s daddr @protected_v%d " % (keyword, family), family))
+                    lines.extend(_nft_verdicts(policy, chain, "%s daddr @protected_v%d " % (keyword, family), family))
         lines.append("\t}")
         blocks.append(lines)
     text = "table inet %s {\n" % table
@@ -133,7 +179,18 @@ def normalize_nft(text):
     """
     if not text:
         return ""
-    return " ".join(_HANDLE.sub("", text).split())
+    return " ".join(_COUNTER_VALUES.sub("packets 0 bytes 0", _HANDLE.sub("", text)).split())
+
+
+def parse_nft_counters(table_text):
+    """The packets and bytes of our named counters in a ``nft list table`` listing (see counters())."""
+    counters = []
+    for name, packets, octets in _COUNTER_BLOCK.findall(table_text or ""):
+        parsed = parse_nft_counter_name(name)
+        if parsed:
+            counters.append(dict(mode=parsed[0], protocol=parsed[1], ports=parsed[2],
+                                 packets=int(packets), bytes=int(octets)))
+    return sum_counters(counters)
 
 
 def nft_include_line(path):
@@ -204,6 +261,9 @@ class Nftables(Backend):
 
     def _paths(self):
         return (self.options["nftables_persist_path"], self.options["nftables_conf"])
+
+    def counters(self):
+        return parse_nft_counters(self.read()["table"])
 
     def _service_enabled(self):
         """None where systemd does not run (nothing to enable), else whether it is enabled."""

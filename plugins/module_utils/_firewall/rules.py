@@ -53,7 +53,9 @@ def converge(runner, params, check_mode):
             policy = build_policy(params["ports"], params["allowed_sources"], params["mode"],
                                   params["protected_destinations"], params["action"],
                                   allow_any_source=params["allow_any_source"],
-                                  management_ports=params["management_ports"])
+                                  management_ports=params["management_ports"],
+                                  log=dict(per_minute=params["log_per_minute"], burst=params["log_burst"])
+                                  if params["log"] else None)
         except ValueError as exc:
             raise FirewallError("%s. Nothing was changed." % exc)
     backend, reason = select_backend(runner, params, params["backend"])

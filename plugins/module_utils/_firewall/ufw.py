@@ -26,9 +26,9 @@ import json
 import re
 import tarfile
 
-from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.base import Backend, Plan, RestoreResult
+from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.base import Backend, Plan, RestoreResult, sum_counters
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.config_tree import config_archive, restore_config
-from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.iptables import save_both
+from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.iptables import parse_ipt_counters, save_both
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_backup import (
     BACKENDS,
     CONFIG_PATHS,
@@ -41,6 +41,7 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_firewall import p
 RULES_FILES = {4: "/etc/ufw/user.rules", 6: "/etc/ufw/user6.rules"}
 DEFAULTS_FILE = "/etc/default/ufw"
 TAKEN_OVER_PATH = "/etc/ufw/netsec-bjnp-taken-over.json"
+UFW_USER_CHAINS = {"host": "ufw-user-input", "gateway": "ufw-user-forward"}
 # How ufw spells "every address" of a family in its tuples.
 ANY = {4: "0.0.0.0/0", 6: "::/0"}
 
@@ -67,7 +68,8 @@ def render_rules(policy, ipv6):
     """The wanted rules, in the order they must hold in ufw: every allow rule, then the denies.
 
     Each is a dict ``route, action, src, dst, port, proto, family`` (``src``/``dst`` an address
-    or ``any``, ``family`` 4, 6 or ``any``). Host mode: ``to any``; gateway mode: ``ufw route``
+    or ``any``, ``family`` 4, 6 or ``any``; denies ``log`` "log" with logging on, ufw's own
+    prefix and rate). Host mode: ``to any``; gateway mode: ``ufw route``
     to each protected destination (``any`` when none is given). Without IPv6 in ufw
     (/etc/default/ufw) IPv6 sources and destinations are left out: ufw refuses them.
     """
@@ -88,7 +90,8 @@ def render_rules(policy, ipv6):
         for target_family, target in targets:
             for protocol, port in ports:
                 rule = dict(route=mode == "gateway", dst=target, port=port, proto=protocol)
-                denies.append(dict(rule, action=verdict, src="any", family=target_family))
+                denies.append(dict(rule, action=verdict, src="any", family=target_family,
+                                   log="log" if policy.get("log") else ""))
                 for family, source in sources:
                     if target_family in ("any", family):
                         allows.append(dict(rule, action="allow", src=source, family=family))
@@ -102,7 +105,7 @@ def rule_families(rule, ipv6):
 
 
 def _rule_tuple(rule, family, comment):
-    return UfwTuple(family, rule["route"], rule["action"], "", rule["proto"], rule["port"],
+    return UfwTuple(family, rule["route"], rule["action"], rule.get("log", ""), rule["proto"], rule["port"],
                     ANY[family] if rule["dst"] == "any" else rule["dst"], "any",
                     ANY[family] if rule["src"] == "any" else rule["src"], None, "in", comment)
 
@@ -439,6 +442,16 @@ class Ufw(Backend):
 
     def persist(self, plan):
         """Nothing to do: ufw loads its own rule files at boot."""
+
+    def counters(self):
+        """The verdict rules' counters in ufw's user chains (the site's denies there went to us)."""
+        counters = []
+        for command in ("iptables", "ip6tables"):
+            for mode, chain in UFW_USER_CHAINS.items():
+                rc, out, dummy = self.runner.run([command, "-w", "-t", "filter", "-S", chain, "-v"], check=False)
+                if rc == 0:
+                    counters.extend(parse_ipt_counters(out, chain, mode))
+        return sum_counters(counters)
 
     def _iptables_dumps(self):
         return save_both(self.runner, self.name)

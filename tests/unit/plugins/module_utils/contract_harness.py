@@ -3,8 +3,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Record and replay the tool calls of one backend round trip (the contract tests).
 
-``round_trip`` runs the same steps on every backend: read, plan, apply, persist, verify, plan
-again (nothing left), back up, remove, plan once more (nothing left). ``RecordingModule`` runs
+``round_trip`` runs the same steps on every backend: read, plan, apply, persist, verify, read
+the counters, plan again (nothing left), back up, remove, plan once more (nothing left). ``RecordingModule`` runs
 the real tools (as root, in a namespace or a container: ``record_contract.py``) and keeps every
 call with its real output; ``ReplayModule`` answers the same calls from that recording, so the
 unit tests exercise each backend's parsing and planning on what the real tools printed. File
@@ -154,6 +154,7 @@ def round_trip(backend_class, module, options, policy_args):
     backend.apply(plan)
     backend.persist(plan)
     seen["verify"] = backend.verify(policy)
+    seen["counters"] = backend.counters()
     seen["in_use_after"] = backend.in_use()
     again = backend.plan(policy, backend.read(), persist=True)
     seen["again_changed"] = again.changed

@@ -19,6 +19,10 @@ SCENES = {
     # A router: both modes, printers in both families, reject.
     "gateway": dict(ports=PORTS, allowed_sources=["192.0.2.10"], modes=["host", "gateway"],
                     protected_destinations=["198.51.100.0/24", "2001:db8:1::/48"], action="reject"),
+    # The same router counting and logging; 600 a minute is what iptables prints as 10/sec.
+    "logged": dict(ports=PORTS, allowed_sources=["192.0.2.10"], modes=["host", "gateway"],
+                   protected_destinations=["198.51.100.0/24", "2001:db8:1::/48"], action="drop",
+                   log=dict(per_minute=600, burst=7)),
 }
 
 

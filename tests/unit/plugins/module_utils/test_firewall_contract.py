@@ -23,8 +23,13 @@ import pytest
 from contract_harness import ReplayModule, load, round_trip
 from contract_scenes import SCENES, backend_options
 
+from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.base import Backend
 from ansible_collections.netsec.bjnp.plugins.module_utils._firewall.registry import NAMES, backend_class
 
+# One counter per chain and port range, both families added up.
+COUNTERS = dict((mode, [dict(mode=mode, protocol=protocol, ports=ports, packets=0, bytes=0)
+                        for protocol, ports in (("tcp", "8611-8614"), ("tcp", "9100"), ("udp", "8611-8614"))])
+                for mode in ("gateway", "host"))
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "contract")
 
 
@@ -41,6 +46,14 @@ def test_round_trip_on_recorded_tool_output(name, scene):
     assert seen["verify"] == [], seen["verify"]
     assert seen["in_use_after"] is True
     assert seen["again_changed"] is False
+    # Counters for what was just loaded, at zero: nftables only when logging, iptables and ufw
+    # always (rule counters), firewalld never.
+    if backend_class(name).counters is Backend.counters:
+        assert seen["counters"] is None
+    elif name == "nftables" and scene != "logged":
+        assert seen["counters"] == []
+    elif name != "ufw" or scene == "logged":
+        assert seen["counters"] == (COUNTERS["host"] if scene == "host" else COUNTERS["gateway"] + COUNTERS["host"])
     assert seen["backup_roles"] == sorted(role for role, dummy in backend_class(name).backup_files)
     assert seen["removal"]["live_changed"], seen["removal"]
     assert seen["removed_verify"] == []

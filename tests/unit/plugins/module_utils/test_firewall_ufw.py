@@ -88,7 +88,7 @@ def test_rendered_tuples_are_what_ufw_wrote(state, kwargs):
 
 def test_host_rules_deny_every_port_range_for_both_families():
     rules = ufw.render_rules(policy(), ipv6=True)
-    assert rules == [dict(route=False, action="deny", src="any", dst="any", port=port, proto=proto, family="any")
+    assert rules == [dict(route=False, action="deny", src="any", dst="any", port=port, proto=proto, family="any", log="")
                      for proto, port in (("tcp", "8611:8614"), ("tcp", "9100"), ("udp", "8611:8614"))]
     argv = [ufw.ufw_command("prepend", family, rule) for family, rule in ufw.rule_commands(rules, "netsec.bjnp")]
     assert argv[1] == ["ufw", "prepend", "deny", "from", "any", "to", "any", "port", "9100", "proto", "tcp",
