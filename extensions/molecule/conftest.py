@@ -92,32 +92,37 @@ def addresses(name):
     return ipv4 + ipv6
 
 
-def probe(inventory, group, targets, tcp_ports=(9100,), udp_ports=(8611,)):
-    """Run netsec.bjnp.probe inside the first container of ``group``.
-
-    Returns ``{address: {(port, protocol): state}}`` and the raw module result.
-    """
+def run_module(inventory, group, module, args):
+    """Run netsec.bjnp.<module> inside the first container of ``group``; its result."""
     name = _first_name(inventory, group)
-    args = {
-        "targets": list(targets),
-        "tcp_ports": list(tcp_ports),
-        "udp_ports": list(udp_ports),
-        "timeout": 1.0,
-        "retries": 1,
-    }
     env = dict(os.environ, ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_STDOUT_CALLBACK="ansible.posix.json")
     proc = subprocess.run(
-        ["ansible", name, "-i", inventory_file(), "-m", "netsec.bjnp.probe", "-a", json.dumps(args)],
+        ["ansible", name, "-i", inventory_file(), "-m", "netsec.bjnp." + module, "-a", json.dumps(args)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, check=False,
         universal_newlines=True,
     )
     try:
         result = json.loads(proc.stdout)["plays"][0]["tasks"][0]["hosts"][name]
     except (ValueError, KeyError, IndexError):
-        pytest.fail("probe from %s did not run: %s %s" % (name, proc.stdout[-2000:], proc.stderr[-2000:]))
+        pytest.fail("%s on %s did not run: %s %s" % (module, name, proc.stdout[-2000:], proc.stderr[-2000:]))
     if result.get("failed"):
-        pytest.fail("probe from %s failed: %s" % (name, result.get("msg")))
+        pytest.fail("%s on %s failed: %s" % (module, name, result.get("msg")))
+    return result
+
+
+def probe(inventory, group, targets, tcp_ports=(9100,), udp_ports=(8611,)):
+    """Run netsec.bjnp.probe inside the first container of ``group``.
+
+    Returns ``{address: {(port, protocol): state}}`` and the raw module result.
+    """
+    result = run_module(inventory, group, "probe", {
+        "targets": list(targets),
+        "tcp_ports": list(tcp_ports),
+        "udp_ports": list(udp_ports),
+        "timeout": 1.0,
+        "retries": 1,
+    })
     states = {}
     for found in result["hosts"]:
         states[found["address"]] = dict(

@@ -15,9 +15,10 @@ __metaclass__ = type
 import ipaddress
 import json
 import os
+import time
 
 import bjnp_molecule as checks
-from conftest import IPTABLES_TOOLS, addresses, saved_snapshot, snapshot
+from conftest import IPTABLES_TOOLS, addresses, run_module, saved_snapshot, snapshot
 
 # Scenario -> (backend, mode) its converge.yml runs the role with.
 SCENARIOS = {
@@ -32,6 +33,10 @@ SCENARIOS = {
 }
 BACKEND, MODE = SCENARIOS[os.environ["MOLECULE_SCENARIO_NAME"]]
 GATEWAYS = [key for key in SCENARIOS.values() if key[1] == "gateway"]
+# The scenarios whose converge turns bjnp_log_attempts on.
+LOGGED = [("nftables", "host"), ("iptables-nft", "host"), ("firewalld", "host"), ("nftables", "gateway"),
+          ("firewalld", "gateway")]
+ATTEMPTS = 4
 
 
 def only(*keys):
@@ -106,6 +111,36 @@ def test_only_the_forward_policy_exists(protected):
 @only(*GATEWAYS)
 def test_printer_is_untouched(printer):
     assert printer.check_output("nft list ruleset") == ""
+
+
+@only(*LOGGED)
+def test_attempts_are_counted_logged_and_their_source_named(inventory, protected, printer_addresses):
+    client_name = inventory.get_hosts("client")[0]
+    client = [a for a in addresses(client_name) if ":" not in a][0]
+    target = [a for a in printer_addresses if ":" not in a][0]
+    before = run_module(inventory, "protected", "attempts", {"since": "1h"})
+    # Only what follows this moment is compared (the probes of the checks above hit the rules too).
+    time.sleep(1.1)
+    since = protected.check_output("date -u +%s")
+    time.sleep(1.1)
+    # One SYN each: the timeout ends an attempt before TCP would retransmit it.
+    checks.inventory_host(inventory, "client").check_output(
+        "python3 -c 'import socket\nfor i in range(%d):\n s = socket.socket(); s.settimeout(0.3)\n"
+        " try: s.connect((\"%s\", 9100))\n except OSError: pass\n s.close()'" % (ATTEMPTS, target))
+    time.sleep(1)
+    after = run_module(inventory, "protected", "attempts", {"since": since, "print_server_min_connections": 3})
+
+    sources = [s for s in after["sources"] if (s["address"], s["protocol"], s["port"]) == (client, "tcp", 9100)]
+    assert len(sources) == 1, after["sources"]
+    assert (sources[0]["connections"], sources[0]["packets"], sources[0]["mode"]) == (ATTEMPTS, ATTEMPTS, MODE), sources
+    assert [s["allow_entry"] for s in after["suspected_print_servers"] if s["address"] == client], after
+    if BACKEND == "firewalld":
+        assert after["counters_available"] is False  # rich rules keep no counters
+    else:
+        def counted(result):
+            return sum(c["packets"] for c in result["counters"]
+                       if (c["mode"], c["protocol"], c["ports"]) == (MODE, "tcp", "9100"))
+        assert counted(after) - counted(before) == ATTEMPTS, (before["counters"], after["counters"])
 
 
 def test_backup_is_root_only(protected):
