@@ -69,9 +69,10 @@ options:
     description:
       - "Count every packet the rules block and log it to the kernel log with the prefix C(netsec-bjnp: ), at most
         O(log_per_minute) lines a minute after a burst of O(log_burst). Off, the rules neither count nor log."
-      - nftables counts in named counters (C(input_tcp_9100), ...), iptables in the rules' own counters; firewalld
-        logs through its rich rules and ufw with its own prefix C([UFW BLOCK]) and rate (3 a minute, burst 10);
-        neither counts. M(netsec.bjnp.attempts) reads the counters and the log back.
+      - nftables counts in named counters (C(input_tcp_9100), ...), iptables and ufw in the verdict rules' own
+        counters; ufw logs with its own prefix C([UFW BLOCK]) and rate (3 a minute, burst 10); firewalld logs
+        through its rich rules (burst 5) and keeps no counter. M(netsec.bjnp.attempts) reads the counters and the
+        log back.
     type: bool
     default: false
   log_per_minute:
