@@ -26,8 +26,8 @@ if [ "${#tarballs[@]}" -ne 1 ]; then
 fi
 tarball="${tarballs[0]}"
 rm -rf "$work" && mkdir -p "$work"
-# Scratch space outside the work tree: inside it, ansible-lint would read our .ansible-lint (the
-# tarball has none) and ansible-doc would not look under .cache.
+# Scratch space outside the work tree, as on Galaxy: inside it, ansible-lint would take the work
+# tree (its git root) for the project, and ansible-doc finds no collection under .cache.
 scratch="$(mktemp -d "${TMPDIR:-/tmp}/bjnp-publish.XXXXXX")"
 trap 'rm -rf "$scratch"' EXIT
 unpacked="$scratch/collections/ansible_collections/netsec/bjnp"
