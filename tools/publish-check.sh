@@ -83,6 +83,7 @@ t0=$SECONDS
 (cd "$scratch" && env -u ANSIBLE_CONFIG -u ANSIBLE_COLLECTIONS_PATH -u ANSIBLE_COLLECTIONS_PATHS \
   PATH="$venv/bin:$PATH" GALAXY_IMPORTER_CONFIG="$scratch/galaxy-importer.cfg" \
   "$py" -m galaxy_importer.main "$import_tarball") >"$work/galaxy-importer.log" 2>&1 && rc=0 || rc=$?
+cp "$scratch/importer_result.json" "$work/" 2>/dev/null || true  # what Galaxy would store and render
 findings="$(grep -cE '^(WARNING|ERROR|CRITICAL)' "$work/galaxy-importer.log" || true)"
 if [ "$rc" -ne 0 ] || [ "$findings" -ne 0 ] || ! grep -qx 'Importer processing completed successfully' "$work/galaxy-importer.log"; then
   echo "galaxy-importer: exit $rc, $findings findings (.cache/publish/galaxy-importer.log):" >&2
