@@ -57,8 +57,8 @@ demo-clean: ## Remove the demo lab's containers and networks
 	bash tests/lab/demo.sh clean
 
 # --- checks -----------------------------------------------------------------------------
-.PHONY: test lint sanity unit integration molecule build-check
-test: lint sanity unit integration molecule build-check ## Everything CI runs
+.PHONY: test lint sanity unit integration molecule build-check publish-check
+test: lint sanity unit integration molecule build-check publish-check ## Everything CI runs
 	@echo "make test: all checks passed"
 
 lint: setup ## ansible-lint, production profile
@@ -78,3 +78,21 @@ molecule: image ## Every Molecule scenario (podman, local image)
 
 build-check: setup ## Build the collection tarball; it must hold no tests, lab or bench files
 	bash tools/check-build.sh
+
+# --- publishing: its own locked venv (galaxy-importer pins apart from the dev toolchain) ----
+PUBLISH_VENV := .cache/publish-venv
+
+$(PUBLISH_VENV)/.installed: tools/requirements-publish.txt
+	test -x $(PUBLISH_VENV)/bin/python || $(PYTHON_BASE) -m venv $(PUBLISH_VENV)
+	$(PUBLISH_VENV)/bin/pip install --quiet --disable-pip-version-check -r tools/requirements-publish.txt
+	touch $@
+
+.PHONY: publish-check lock-publish
+publish-check: build-check $(PUBLISH_VENV)/.installed ## galaxy-importer, antsibull-docs and antsibull-changelog on the built tarball: no error, no finding
+	bash tools/publish-check.sh
+
+lock-publish: ## Re-resolve tools/requirements-publish.in into tools/requirements-publish.txt
+	rm -rf .cache/lock-publish-venv && $(PYTHON_BASE) -m venv .cache/lock-publish-venv
+	.cache/lock-publish-venv/bin/pip install --quiet -r tools/requirements-publish.in
+	{ echo '# Locked publish-check toolchain: `make lock-publish` regenerates it from tools/requirements-publish.in.'; \
+	  .cache/lock-publish-venv/bin/pip freeze; } > tools/requirements-publish.txt

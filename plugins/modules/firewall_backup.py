@@ -77,7 +77,7 @@ attributes:
 notes:
   - Runs the backend's own commands (C(nft), C(iptables-save), C(firewall-cmd)), so it needs root.
   - Every run writes a new generation and reports a change; take a backup only when a change is
-    about to be made, as the M(netsec.bjnp.firewall) role does.
+    about to be made, as the P(netsec.bjnp.firewall#role) role does.
 seealso:
   - module: netsec.bjnp.firewall_restore
 """
