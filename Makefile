@@ -62,7 +62,7 @@ test: lint sanity unit integration molecule build-check publish-check ## Everyth
 	@echo "make test: all checks passed"
 
 lint: setup ## ansible-lint, production profile
-	ansible-lint --profile production
+	ansible-lint --offline --profile production
 
 sanity: setup ## ansible-test sanity on a copy of the tracked tree
 	bash tools/run-sanity.sh

@@ -75,14 +75,17 @@ options:
         log back.
     type: bool
     default: false
+    version_added: 0.2.0
   log_per_minute:
     description:
       - Log lines a minute at most once the burst is used up, from 1 to 10000. Counting is never limited.
     type: int
     default: 10
+    version_added: 0.2.0
   log_burst:
     description:
       - Log lines allowed in a burst before O(log_per_minute) applies, from 1 to 10000.
     type: int
     default: 5
+    version_added: 0.2.0
 """
