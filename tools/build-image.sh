@@ -20,6 +20,14 @@ suite_of() {
     *) echo "unknown distro '$1' (known: debian11 debian12 debian13)" >&2; return 2 ;;
   esac
 }
+# What a release needs beyond that, as a default install (Recommends included) has it:
+# firewalld 0.9 (bullseye) takes its ipset types from the ipset tool, without which it has
+# none and cannot load our ipsets; firewalld 1.x (bookworm, trixie) knows them itself.
+extra_packages() {
+  case "$1" in
+    debian11) echo ipset ;;
+  esac
+}
 
 # The mirror the host itself uses (deb822 or one-line sources); it serves all three suites.
 mirror="$(grep -hoE '^URIs: *http[^ ]+/debian$' /etc/apt/sources.list.d/*.sources 2>/dev/null | head -1 | awk '{print $2}')"
@@ -32,6 +40,7 @@ rootfs=""
 trap '[ -z "$rootfs" ] || rm -rf "$rootfs"' EXIT
 build() {
   local suite="$1" image="$2" ufw_image="$3" label="$4"
+  shift 4
   rootfs="$(mktemp -d "${TMPDIR:-/tmp}/bjnp-rootfs.XXXXXX")"
   debootstrap --variant=minbase "$suite" "$rootfs" "$mirror"
   # Second stage inside the chroot: no service may start there, and iptables-persistent
@@ -42,7 +51,7 @@ build() {
 iptables-persistent iptables-persistent/autosave_v4 boolean false
 iptables-persistent iptables-persistent/autosave_v6 boolean false
 DEBCONF
-  chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}"
+  chroot "$rootfs" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${packages[@]}" "$@"
   rm -f "$rootfs/etc/machine-id"
   echo 'netsec-bjnp' > "$rootfs/etc/hostname"
   import_rootfs "$rootfs" "$image" "$label"
@@ -71,12 +80,13 @@ for distro in "$@"; do
   suite="$(suite_of "$distro")"
   image="localhost/netsec-bjnp-${distro}:latest"
   ufw_image="localhost/netsec-bjnp-${distro}-ufw:latest"
-  label="$({ declare -f build import_rootfs; echo "$suite ${packages[*]}"; } | sha256sum | cut -c1-16)"
+  read -r -a extra <<< "$(extra_packages "$distro")"
+  label="$({ declare -f build import_rootfs; echo "$suite ${packages[*]} ${extra[*]}"; } | sha256sum | cut -c1-16)"
   if up_to_date "$image" "$label" && up_to_date "$ufw_image" "$label"; then
     echo "images $image and $ufw_image are up to date"
     continue
   fi
   start="$(date +%s)"
-  build "$suite" "$image" "$ufw_image" "$label"
+  build "$suite" "$image" "$ufw_image" "$label" "${extra[@]}"
   echo "$distro ($suite): both images built in $(( $(date +%s) - start )) s"
 done
