@@ -25,6 +25,10 @@ _IDENTIFIER = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}$")
 _HANDLE = re.compile(r"\s*# handle \d+")
 # iptables-nft keeps its tables in these families under these names: they are not "nftables in use".
 _XTABLES = re.compile(r"^table (ip|ip6|arp|bridge) (filter|nat|mangle|raw|security|broute)$")
+# nft 0.9 (Debian 11) reads an ICMP reject code only after "type"; 1.x reads both, prints it without.
+_REJECT_CODE = re.compile(r"\breject with (icmp|icmpv6|icmpx) (?!type )")
+# port-unreachable is the default code: nft 0.9 prints such a reject bare, 1.x spells it out.
+_DEFAULT_REJECT = re.compile(r"\breject with (icmp|icmpv6|icmpx) (type )?port-unreachable\b")
 
 
 def nft_priority(offset):
@@ -114,9 +118,11 @@ def render_nft_transaction(table_text, table="bjnp"):
     """One atomic ``nft -f`` batch: create-or-replace our table, nothing else.
 
     ``add`` makes the ``delete`` valid when the table does not exist yet; the three
-    commands commit together, so there is never a moment without our rules.
+    commands commit together, so there is never a moment without our rules. Reject codes get
+    their ``type`` keyword, which every nft reads (0.9 only that way).
     """
-    return "add table inet %s\ndelete table inet %s\n%s" % (table, table, table_text)
+    return "add table inet %s\ndelete table inet %s\n%s" % (table, table, _REJECT_CODE.sub(r"reject with \1 type ",
+                                                                                             table_text))
 
 
 def render_nft_persist_file(table_text, table="bjnp"):
@@ -127,13 +133,14 @@ def render_nft_persist_file(table_text, table="bjnp"):
 
 
 def normalize_nft(text):
-    """Canonical form for comparing listings: no handles, whitespace runs collapsed.
+    """Canonical form for comparing listings: no handles, whitespace runs collapsed, a reject
+    with the default code (port-unreachable) written bare, as nft 0.9 prints it.
 
     nft wraps long element lists at a width of its choosing, so line breaks carry no meaning.
     """
     if not text:
         return ""
-    return " ".join(_HANDLE.sub("", text).split())
+    return " ".join(_DEFAULT_REJECT.sub("reject", _HANDLE.sub("", text)).split())
 
 
 def nft_include_line(path):
