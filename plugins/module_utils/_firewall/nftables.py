@@ -121,8 +121,8 @@ def render_nft_transaction(table_text, table="bjnp"):
     commands commit together, so there is never a moment without our rules. Reject codes get
     their ``type`` keyword, which every nft reads (0.9 only that way).
     """
-    return "add table inet %s\ndelete table inet %s\n%s" % (table, table, _REJECT_CODE.sub(r"reject with \1 type ",
-                                                                                             table_text))
+    body = _REJECT_CODE.sub(r"reject with \1 type ", table_text)
+    return "add table inet %s\ndelete table inet %s\n%s" % (table, table, body)
 
 
 def render_nft_persist_file(table_text, table="bjnp"):
