@@ -3,8 +3,8 @@
 # collection root, where Molecule 26 finds collection scenarios and the shared config.yml),
 # WORKERS at a time, on each Debian release in BJNP_MOL_DISTROS (default debian12; the
 # scenarios read BJNP_MOL_DISTRO for their image, tools/build-image.sh builds them). debian12
-# runs every scenario; the other releases run the backend scenarios (MATRIX below), where the
-# tools' versions matter. A job is NAME (debian12) or NAME@DISTRO. One log per job in
+# runs every scenario; the other releases run the scenarios in BJNP_MOL_MATRIX (below), where
+# the tools' versions matter. A job is NAME (debian12) or NAME@DISTRO. One log per job in
 # .cache/molecule-logs/ (NAME.log, NAME@DISTRO.log), a table of results and durations at the end,
 # the tail of each failed job's log, non-zero exit on any failure.
 # Container names, networks and addresses are fixed per scenario, so one scenario never runs
@@ -12,8 +12,9 @@
 # clone on the machine), and the distros of a scenario run one after the other.
 # The windows scenario needs a Windows host of your own (docs/windows.md): without
 # BJNP_WINDOWS_HOST it is not run and shows as `skipped`; it runs once, whatever the distros.
+# BJNP_MOL_LIST=1 prints the jobs (in queue order) instead of running them.
 # Usage: [BJNP_MOL_DISTROS="debian11 debian12 debian13"] tools/run-molecule.sh [WORKERS] [SCENARIO[@DISTRO]...]
-#   (default 2 workers; no SCENARIO: all of them on debian12, MATRIX on the other distros;
+#   (default 2 workers; no SCENARIO: all of them on debian12, BJNP_MOL_MATRIX on the other distros;
 #    SCENARIO without @: on every distro in BJNP_MOL_DISTROS)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -25,8 +26,9 @@ mkdir -p "$logs"
 
 # The longest scenarios (measured, docs/testing.md) start first, so the workers finish together.
 longest_first=(rollback preexisting ufw-gateway firewalld firewalld-gateway ufw)
-# The scenarios that run on every distro: one per backend and mode.
-matrix=(ufw-gateway firewalld firewalld-gateway ufw gateway iptables-nft nftables iptables-legacy)
+# The scenarios that run on the other distros (BJNP_MOL_MATRIX; default: one per backend, host
+# mode; the gateway ones are release-independent beyond what the contract recordings replay).
+read -r -a matrix <<< "${BJNP_MOL_MATRIX:-nftables iptables-nft iptables-legacy ufw firewalld}"
 read -r -a distros <<< "${BJNP_MOL_DISTROS:-debian12}"
 [ "${#distros[@]}" -gt 0 ] || { echo "BJNP_MOL_DISTROS is empty" >&2; exit 2; }
 for distro in "${distros[@]}"; do
@@ -58,9 +60,15 @@ else
   for name in "${found[@]}"; do
     if [[ " ${longest_first[*]} " != *" $name "* ]]; then scenarios+=("$name"); fi
   done
-  # Distro by distro (debian12 first): neighbours in the queue are different scenarios, so the
-  # workers seldom wait for a scenario's lock.
-  for distro in "${distros[@]}"; do
+  for name in "${matrix[@]}"; do
+    [[ " ${found[*]} " == *" $name "* ]] || { echo "BJNP_MOL_MATRIX: no scenario $name under extensions/molecule" >&2; exit 2; }
+  done
+  # Distro by distro, debian12 (the long poles) first: neighbours in the queue are different
+  # scenarios, so the workers seldom wait for a scenario's lock.
+  ordered=()
+  if [[ " ${distros[*]} " == *" debian12 "* ]]; then ordered=(debian12); fi
+  for distro in "${distros[@]}"; do [ "$distro" = debian12 ] || ordered+=("$distro"); done
+  for distro in "${ordered[@]}"; do
     for name in "${scenarios[@]}"; do
       if [ "$distro" = debian12 ] || [[ " ${matrix[*]} " == *" $name "* ]]; then
         queue+=("$(job_name "$name" "$distro")")
@@ -77,6 +85,8 @@ for job in "${queue[@]}"; do
     *@*) echo "unknown distro in $job (known: debian11 debian12 debian13)" >&2; exit 2 ;;
   esac
 done
+# BJNP_MOL_LIST=1: print the jobs in queue order and stop.
+if [ -n "${BJNP_MOL_LIST:-}" ]; then printf '%s\n' "${queue[@]}"; exit 0; fi
 needed=()
 for job in "${queue[@]}"; do
   distro=debian12
