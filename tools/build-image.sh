@@ -62,11 +62,17 @@ DEBCONF
 }
 
 import_rootfs() {
+  local previous
+  previous="$(podman image inspect --format '{{.Id}}' "$2" 2>/dev/null || true)"
   tar -C "$1" --exclude=./var/lib/apt/lists --exclude=./var/cache/apt/archives \
       --exclude=./usr/sbin/policy-rc.d -c . |
     podman import --change 'CMD ["sleep", "infinity"]' \
       --change "LABEL netsec.bjnp.recipe=$3" - "$2"
   echo "built $2"
+  # The image it replaced, now untagged; kept while a container still runs on it.
+  if [ -n "$previous" ] && [ "$previous" != "$(podman image inspect --format '{{.Id}}' "$2")" ]; then
+    podman rmi "$previous" > /dev/null 2>&1 || true
+  fi
 }
 
 up_to_date() {
