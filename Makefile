@@ -11,6 +11,10 @@ PYTHON_BASE ?= python3
 COLLECTIONS := $(CURDIR)/.cache/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/netsec/bjnp
 MOLECULE_WORKERS ?= 2
+# Debian releases Molecule runs on (docs/testing.md, "Distributions"): every scenario on debian12,
+# the scenarios of MOLECULE_MATRIX on the others.
+MOLECULE_DISTROS ?= debian11 debian12 debian13
+MOLECULE_MATRIX ?= nftables iptables-nft iptables-legacy ufw firewalld
 
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS):$(CURDIR)/$(VENV)/lib/python3.11/site-packages
@@ -39,8 +43,8 @@ $(COLLECTION_LINK):
 .PHONY: setup image lock
 setup: .cache/host-deps.stamp $(VENV)/.installed $(COLLECTION_LINK) ## Install host packages, the venv, the FQCN link
 
-image: setup ## Build the local Debian 12 container image (debootstrap + podman import)
-	bash tools/build-image.sh
+image: setup ## Build the local container images, one pair per release in MOLECULE_DISTROS (debootstrap + podman import)
+	bash tools/build-image.sh $(MOLECULE_DISTROS)
 
 lock: ## Re-resolve requirements-dev.in into requirements-dev.txt
 	rm -rf .cache/lock-venv && $(PYTHON_BASE) -m venv .cache/lock-venv
@@ -73,8 +77,8 @@ unit: setup ## Unit and property-based tests (no sockets, no root)
 integration: setup ## Probe and emulator against real sockets, nmap, tshark, nftables
 	pytest -q tests/integration
 
-molecule: image ## Every Molecule scenario (podman, local image)
-	bash tools/run-molecule.sh $(MOLECULE_WORKERS)
+molecule: image ## Every Molecule scenario on debian12, MOLECULE_MATRIX on the other releases (podman, local images)
+	BJNP_MOL_DISTROS="$(MOLECULE_DISTROS)" BJNP_MOL_MATRIX="$(MOLECULE_MATRIX)" bash tools/run-molecule.sh $(MOLECULE_WORKERS)
 
 build-check: setup ## Build the collection tarball; it must hold no tests, lab or bench files
 	bash tools/check-build.sh

@@ -44,6 +44,11 @@ DRIFT_MESSAGE = ("firewalld holds runtime-only changes that applying ours (firew
                  "(firewall-cmd --reload), then run again.")
 NOT_RUNNING_MESSAGE = ("firewalld is not running: rules written to its configuration would not be enforced. "
                        "Start firewalld or choose another backend. Nothing was changed.")
+# firewalld 0.9 (Debian 11) takes its ipset types from the ipset tool (a Recommends): without it
+# it lists none and its reload rejects our ipsets (INVALID_IPSET), so that is refused up front.
+NO_IPSET_MESSAGE = ("firewalld cannot use ipsets of type hash:net here (firewall-cmd --get-ipset-types lists: %s), "
+                    "and our rules keep the allowed print servers in one. firewalld 0.9 takes its ipset types from "
+                    "the ipset tool: install the ipset package, then restart or reload firewalld. Nothing was changed.")
 
 # "public", "public (active)", "public (default, active)": the name, then what firewall-cmd adds.
 _HEADER = re.compile(r"^(\S+)(?: \([^)]*\))?$")
@@ -302,7 +307,12 @@ class Firewalld(Backend):
         return self.running()
 
     def refuse(self):
-        return None if self.running() else NOT_RUNNING_MESSAGE
+        if not self.running():
+            return NOT_RUNNING_MESSAGE
+        types = parse_names(self.runner.out(["firewall-cmd", "--get-ipset-types"]))
+        if "hash:net" not in types:
+            return NO_IPSET_MESSAGE % (" ".join(types) or "none")
+        return None
 
     # --- reading --------------------------------------------------------------------------
     def _listing(self, *args):

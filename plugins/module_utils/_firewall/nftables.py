@@ -29,6 +29,10 @@ _COUNTER_BLOCK = re.compile(r"counter (\w+) \{\s*packets (\d+) bytes (\d+)\s*\}"
 _COUNTER = re.compile(r"^(input|forward)_(tcp|udp)_(\d+(?:to\d+)?)$")
 # iptables-nft keeps its tables in these families under these names: they are not "nftables in use".
 _XTABLES = re.compile(r"^table (ip|ip6|arp|bridge) (filter|nat|mangle|raw|security|broute)$")
+# nft 0.9 (Debian 11) reads an ICMP reject code only after "type"; 1.x reads both, prints it without.
+_REJECT_CODE = re.compile(r"\breject with (icmp|icmpv6|icmpx) (?!type )")
+# port-unreachable is the default code: nft 0.9 prints such a reject bare, 1.x spells it out.
+_DEFAULT_REJECT = re.compile(r"\breject with (icmp|icmpv6|icmpx) (type )?port-unreachable\b")
 
 
 def nft_priority(offset):
@@ -160,9 +164,11 @@ def render_nft_transaction(table_text, table="bjnp"):
     """One atomic ``nft -f`` batch: create-or-replace our table, nothing else.
 
     ``add`` makes the ``delete`` valid when the table does not exist yet; the three
-    commands commit together, so there is never a moment without our rules.
+    commands commit together, so there is never a moment without our rules. Reject codes get
+    their ``type`` keyword, which every nft reads (0.9 only that way).
     """
-    return "add table inet %s\ndelete table inet %s\n%s" % (table, table, table_text)
+    body = _REJECT_CODE.sub(r"reject with \1 type ", table_text)
+    return "add table inet %s\ndelete table inet %s\n%s" % (table, table, body)
 
 
 def render_nft_persist_file(table_text, table="bjnp"):
@@ -173,13 +179,15 @@ def render_nft_persist_file(table_text, table="bjnp"):
 
 
 def normalize_nft(text):
-    """Canonical form for comparing listings: no handles, whitespace runs collapsed.
+    """Canonical form for comparing listings: no handles, counters at zero, whitespace runs
+    collapsed, a reject with the default code (port-unreachable) written bare, as nft 0.9 prints it.
 
     nft wraps long element lists at a width of its choosing, so line breaks carry no meaning.
     """
     if not text:
         return ""
-    return " ".join(_COUNTER_VALUES.sub("packets 0 bytes 0", _HANDLE.sub("", text)).split())
+    text = _COUNTER_VALUES.sub("packets 0 bytes 0", _HANDLE.sub("", text))
+    return " ".join(_DEFAULT_REJECT.sub("reject", text).split())
 
 
 def parse_nft_counters(table_text):

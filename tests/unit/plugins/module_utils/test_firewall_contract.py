@@ -5,7 +5,9 @@
 
 fixtures/contract/<backend>.json holds what the real tools printed while record_contract.py took
 the backend through ``contract_harness.round_trip`` (tools/record-contract.sh: nftables and
-iptables in a network namespace, ufw and firewalld in a container). Replaying it here runs the
+iptables in a network namespace, ufw and firewalld in a container), on Debian 12;
+fixtures/contract/<distro>/<backend>.json the same on the other releases the role is tested on
+(every backend in a container of that release's image). Replaying it here runs the
 backend's reading, parsing and planning on that output without root, and the same assertions
 hold for every backend: a fresh host needs a change, after apply the live state verifies and a
 second plan changes nothing, removal plans a change and leaves nothing of ours.
@@ -31,12 +33,24 @@ COUNTERS = dict((mode, [dict(mode=mode, protocol=protocol, ports=ports, packets=
                         for protocol, ports in (("tcp", "8611-8614"), ("tcp", "9100"), ("udp", "8611-8614"))])
                 for mode in ("gateway", "host"))
 FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "contract")
+# Debian 12's recordings sit at the top, each other release's in a folder of its name.
+DISTROS = ["debian12"] + sorted(name for name in os.listdir(FIXTURES) if os.path.isdir(os.path.join(FIXTURES, name)))
 
 
+def recording(distro, name):
+    return os.path.join(FIXTURES if distro == "debian12" else os.path.join(FIXTURES, distro), "%s.json" % name)
+
+
+@pytest.mark.parametrize("distro", DISTROS)
+def test_every_backend_is_recorded_on_every_release(distro):
+    assert [name for name in NAMES if not os.path.exists(recording(distro, name))] == []
+
+
+@pytest.mark.parametrize("distro", DISTROS)
 @pytest.mark.parametrize("scene", sorted(SCENES))
 @pytest.mark.parametrize("name", NAMES)
-def test_round_trip_on_recorded_tool_output(name, scene):
-    recorded = load(os.path.join(FIXTURES, "%s.json" % name))[scene]
+def test_round_trip_on_recorded_tool_output(name, scene, distro):
+    recorded = load(recording(distro, name))[scene]
     module = ReplayModule(recorded["calls"])
     # The recording's own boot-file directory: a replay writes nothing, it compares.
     seen = round_trip(backend_class(name), module, backend_options(recorded["directory"]), SCENES[scene])

@@ -335,6 +335,25 @@ def test_not_running_is_refused_and_not_in_use(tmp_path):
     assert backend.refuse().startswith("firewalld is not running") and backend.refuse().endswith("Nothing was changed.")
 
 
+IPSET_TYPES = scenario("ipset_types")["outputs"]
+
+
+@pytest.mark.parametrize("release", sorted(IPSET_TYPES))
+def test_firewalld_without_hash_net_ipsets_is_refused(tmp_path, release):
+    # firewalld 0.9.3 (Debian 11) without the ipset tool lists no ipset types; its reload then
+    # failed with INVALID_IPSET after our files were written (recorded outputs, ipset_types.json).
+    backend = backend_on("installed_host", tmp_path)
+    backend.runner.commands["firewall-cmd --get-ipset-types"] = IPSET_TYPES[release]
+    refusal = backend.refuse()
+    if release == "debian11 firewalld 0.9.3, ipset tool missing":
+        assert refusal.startswith("firewalld cannot use ipsets of type hash:net here (firewall-cmd "
+                                  "--get-ipset-types lists: none)"), refusal
+        assert "install the ipset package" in refusal and refusal.endswith("Nothing was changed.")
+    else:
+        assert refusal is None
+    assert backend.runner.changing() == []
+
+
 def test_read_asks_fewer_commands_than_the_role_did(tmp_path):
     backend = backend_on("installed_both", tmp_path)
     live = backend.read()
