@@ -3,30 +3,86 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Run the probe engine alone (no ansible) with the module's defaults; write its result as JSON.
 
-Usage: python3 bench/scan/engine.py OUTPUT.json [--only-exposed] TARGET [TARGET ...]
+Usage: python3 bench/scan/engine.py OUTPUT.json [--only-exposed] [--collections DIR] [--profile N] TARGET [TARGET ...]
+
+``--collections DIR`` imports netsec.bjnp from DIR (default: the tree's .cache/collections;
+bench/scan/run.py --engine-baseline points it at a copy holding an older engine).
+``--profile N`` runs the UDP half, then the TCP half, each alone under cProfile, and prints
+for each its wall time, user and system CPU (of this process and of a child the engine
+forks), CPU per probe and the N costliest functions (own time) to stderr; the result
+written is the same scan's. An engine that probes half the addresses in a child process
+is profiled in this process's half only (the child escapes the profiler).
 """
 
 from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import argparse
+import cProfile
 import json
 import os
+import pstats
+import resource
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.join(ROOT, ".cache", "collections"))
+UDP_PORTS = [8611, 8612, 8613, 8614]
+TCP_PORTS = [8611, 8612, 8613, 8614, 9100]
 
-from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_scanner, bjnp_targets  # noqa: E402
+
+def usage():
+    """(user, system, of which children) CPU seconds of this process and its waited-for children."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (own.ru_utime + children.ru_utime, own.ru_stime + children.ru_stime,
+            children.ru_utime + children.ru_stime)
+
+
+def profile_halves(bjnp_scanner, targets, top):
+    """Each protocol alone under cProfile; the CPU counted includes a forked child's."""
+    addresses = [str(address) for address, dummy_name in targets]
+    results = {}
+    for name, udp_ports, tcp_ports in (("udp", UDP_PORTS, []), ("tcp", [], TCP_PORTS)):
+        scanner = bjnp_scanner.Scanner(udp_ports, tcp_ports)
+        profiler = cProfile.Profile()
+        before, started = usage(), time.monotonic()
+        profiler.enable()
+        results.update(scanner.run(addresses))
+        profiler.disable()
+        wall, after = time.monotonic() - started, usage()
+        user, system, child = (after[0] - before[0], after[1] - before[1], after[2] - before[2])
+        probes = len(addresses) * len(udp_ports or tcp_ports)
+        sys.stderr.write("%s half alone, under cProfile: %.2f s wall, user %.2f s, system %.2f s "
+                         "(%.2f s of them in a child process, not profiled), %.2f us CPU per probe "
+                         "(%d probes, %d datagrams or connects sent)\n" % (
+                             name, wall, user, system, child, (user + system) * 1e6 / probes, probes,
+                             scanner.probes_sent))
+        pstats.Stats(profiler, stream=sys.stderr).sort_stats("tottime").print_stats(top)
+    return results
 
 
 def main(argv):
-    output, args = argv[0], argv[1:]
-    only_exposed = "--only-exposed" in args
-    targets = bjnp_targets.expand_targets([arg for arg in args if arg != "--only-exposed"])
-    report = bjnp_scanner.scan(targets, udp_ports=[8611, 8612, 8613, 8614],
-                               tcp_ports=[8611, 8612, 8613, 8614, 9100], only_exposed=only_exposed)
-    with open(output, "w") as handle:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
+    parser.add_argument("output")
+    parser.add_argument("targets", nargs="+")
+    parser.add_argument("--only-exposed", action="store_true")
+    parser.add_argument("--collections", default=os.path.join(ROOT, ".cache", "collections"))
+    parser.add_argument("--profile", type=int, metavar="N")
+    args = parser.parse_args(argv)
+    sys.path.insert(0, args.collections)
+    from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_scanner, bjnp_targets
+
+    targets = bjnp_targets.expand_targets(args.targets)
+    if args.profile:
+        started = time.monotonic()
+        results = profile_halves(bjnp_scanner, targets, args.profile)
+        report = bjnp_scanner.build_report(targets, results, UDP_PORTS, TCP_PORTS, time.monotonic() - started,
+                                           only_exposed=args.only_exposed)
+    else:
+        report = bjnp_scanner.scan(targets, udp_ports=UDP_PORTS, tcp_ports=TCP_PORTS,
+                                   only_exposed=args.only_exposed)
+    with open(args.output, "w") as handle:
         json.dump(report, handle)
 
 

@@ -6,6 +6,7 @@
 Run as root from the repository, after `make setup`:
 
     python3 bench/scan/run.py [--quick] [--only SCENARIO] [--nice N] [--emulator tests/lab/bjnp_emulator.py] [--json FILE]
+                              [--engine-baseline OLD_bjnp_scanner.py [--repeat N]]
 
 1. Emulated printers answer on one address in 64 of 127.77.0.0/16 (1,024 printers, two
    models), through tests/lab/bjnp_emulator.py.
@@ -17,8 +18,11 @@ Run as root from the repository, after `make setup`:
 4. A /24 behind a veth pair between two network namespaces this script creates (the kernel
    rate-limits ICMP there as on real hosts): probe and nmap again, and for reference nmap
    with --defeat-icmp-ratelimit or --script-timeout 3s (faster, but they lose identities).
-Each row also gives the CPU seconds of the measured command and its children, and the
-1-minute load average when it started. Everything it starts (emulators, namespaces) is
+Each row also gives the CPU seconds of the measured command and its children (user, system,
+and per probe), and the 1-minute load average when it started. With --engine-baseline, the
+/16 rows run twice per round, once with that older bjnp_scanner.py (in a copy of the
+collection made in the work directory) and once with the tree's, in A-B-B-A order over
+--repeat rounds, and a summary compares them (medians, ratios). Everything it starts (emulators, namespaces) is
 removed at the end. Traffic goes only to 127.77.0.0/16 and to 10.231.1.0/24 inside the
 script's own namespaces.
 """
@@ -32,6 +36,8 @@ import ipaddress
 import json
 import os
 import platform
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -59,14 +65,39 @@ NMAP_BASE = ["nmap", "-n", "-Pn", "-sS", "-sU", "-p", "U:8611-8614,T:8611-8614,9
 NMAP_BEST = ["-T5", "--min-rate", "10000", "--min-hostgroup", "4096"]
 
 
-def environment():
+COLLECTIONS = os.path.join(ROOT, ".cache", "collections")
+
+
+def environment(collections=COLLECTIONS):
     env = dict(os.environ)
     env.update(PATH=BIN + os.pathsep + env.get("PATH", ""),
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(ROOT, ".cache", "collections"),
+               ANSIBLE_COLLECTIONS_PATH=collections,
                PYTHONDONTWRITEBYTECODE="1")
     return env
+
+
+def baseline_collections(engine, workdir):
+    """A collections directory whose netsec.bjnp is this tree with ``engine`` as bjnp_scanner.py.
+
+    Symbolic links to every file of the tree but that one, which is copied: ansible and
+    bench/scan/engine.py then run the older engine with everything else as it is now.
+    """
+    top = os.path.join(workdir, "baseline-collections")
+    tree = os.path.join(top, "ansible_collections", "netsec", "bjnp")
+    replaced = os.path.join("plugins", "module_utils", "bjnp_scanner.py")
+    for directory in ("", "plugins", os.path.join("plugins", "module_utils")):
+        os.makedirs(os.path.join(tree, directory))
+        for name in os.listdir(os.path.join(ROOT, directory)):
+            relative = os.path.join(directory, name)
+            if name.startswith(".") or replaced.startswith(relative + os.sep):
+                continue
+            if relative == replaced:
+                shutil.copyfile(engine, os.path.join(tree, relative))
+            else:
+                os.symlink(os.path.join(ROOT, relative), os.path.join(tree, relative))
+    return top
 
 
 def in_netns(netns, command):
@@ -84,16 +115,17 @@ started = time.monotonic()
 process = subprocess.Popen(sys.argv[2:])
 status, usage = os.wait4(process.pid, 0)[1:]
 with open(sys.argv[1], "w") as handle:
-    handle.write("%f %d %f %.2f" % (time.monotonic() - started, usage.ru_maxrss,
-                                    usage.ru_utime + usage.ru_stime, load))
+    handle.write("%f %d %f %f %.2f" % (time.monotonic() - started, usage.ru_maxrss,
+                                       usage.ru_utime, usage.ru_stime, load))
 sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def run_timed(command, log, stdout=None, nice=0):
+def run_timed(command, log, stdout=None, nice=0, collections=COLLECTIONS):
     """Run ``command`` (its output to ``stdout`` or appended to ``log``), at ``nice`` if not 0.
 
-    Returns ``{"wall_s", "peak_rss_mib", "cpu_s", "load1"}`` for it and its children.
+    Returns ``{"wall_s", "peak_rss_mib", "cpu_s", "user_s", "sys_s", "load1"}`` for it and
+    its children.
     """
     figures = log + ".figures"
     with open(stdout or log, "wb" if stdout else "ab") as handle:
@@ -101,13 +133,58 @@ def run_timed(command, log, stdout=None, nice=0):
             status = subprocess.call([sys.executable, "-c", _MEASURE, figures]
                                      + (["nice", "-n", str(nice)] if nice else []) + command,
                                      stdout=handle, stderr=errors if stdout else subprocess.STDOUT,
-                                     env=environment())
+                                     env=environment(collections))
     if status != 0:
         sys.exit("failed (%s): %s; see %s" % (status, " ".join(command), log))
     with open(figures) as handle:
-        wall, rss_kib, cpu, load = handle.read().split()
-    return {"wall_s": float(wall), "peak_rss_mib": int(rss_kib) / 1024.0, "cpu_s": float(cpu),
-            "load1": float(load)}
+        wall, rss_kib, user, system, load = handle.read().split()
+    return {"wall_s": float(wall), "peak_rss_mib": int(rss_kib) / 1024.0, "cpu_s": float(user) + float(system),
+            "user_s": float(user), "sys_s": float(system), "load1": float(load)}
+
+
+def read_number(path):
+    try:
+        with open(path) as handle:
+            return int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+CONNTRACK_COUNT = "/proc/sys/net/netfilter/nf_conntrack_count"
+CONNTRACK_MAX = "/proc/sys/net/netfilter/nf_conntrack_max"
+
+
+def bjnp_udp_sockets():
+    """UDP sockets bound on 8611-8614 in this namespace (the bench's emulators hold 2,048).
+
+    The kernel finds the socket of each datagram to such a port on a chain of all of them:
+    other processes binding thousands more (a scale test elsewhere) make every probe dearer.
+    """
+    count = 0
+    for path in ("/proc/net/udp", "/proc/net/udp6"):
+        try:
+            with open(path) as handle:
+                next(handle)
+                count += sum(1 for line in handle if line.split()[1].rsplit(":", 1)[1] in ("21A3", "21A4", "21A5", "21A6"))
+        except (OSError, StopIteration, IndexError):
+            pass
+    return count
+
+
+def settle_conntrack(wait=45.0):
+    """Wait (at most ``wait`` s) until connection tracking holds under a tenth of its maximum.
+
+    On this host every loopback probe is tracked (a NAT table exists), a /16 makes 590,000
+    entries against a maximum of 262,144, and unreplied UDP entries live 30 s: a run right
+    after another starts on a full table and pays early drops from its first probe.
+    Returns the count when the wait ended (None without conntrack).
+    """
+    deadline = time.monotonic() + wait
+    while True:
+        count, maximum = read_number(CONNTRACK_COUNT), read_number(CONNTRACK_MAX)
+        if count is None or not maximum or count < maximum // 10 or time.monotonic() > deadline:
+            return count
+        time.sleep(1)
 
 
 def printer_addresses(network):
@@ -264,21 +341,35 @@ class Bench(object):
         self.workdir = workdir
         self.nice = nice
         self.rows = []
+        self.state = {}
+
+    def settle(self):
+        """Before a /16 run: an emptied conntrack table; note it and the BJNP sockets bound."""
+        self.state = {"conntrack_start": settle_conntrack(), "bjnp_udp_sockets": bjnp_udp_sockets()}
 
     def _row(self, scenario, tool, network, figures, found=None, expected=None, counted=True):
         """Record and print one measured command; ``found`` is (findings, state counts)."""
         addresses = ipaddress.ip_network(network).num_addresses
         row = dict(scenario=scenario, tool=tool, network=network, counted=counted, probes_per_s=0,
                    **dict((key, round(value, 2)) for key, value in figures.items()))
+        row.update(self.state)
         summary = ""
+        per_probe = ""
         if found is not None:
-            row["probes_per_s"] = int(addresses * PORTS_PER_ADDRESS / figures["wall_s"])
+            probes = addresses * PORTS_PER_ADDRESS
+            row["probes_per_s"] = int(probes / figures["wall_s"])
+            # CPU per probe: user + system of the whole command (ansible included) / probes.
+            row["cpu_us_per_probe"] = round(figures["cpu_s"] * 1e6 / probes, 2)
+            per_probe = "%5.1f us/probe" % row["cpu_us_per_probe"]
             row.update(findings=describe(found[0], expected), findings_ok=found[0] == expected, states=found[1])
             summary = row["findings"]
         self.rows.append(row)
-        print("  %-12s %-38s %7.2f s %6.2f cpu-s %7d probes/s %6.1f MiB load %5.2f  %s" % (
-            scenario, tool, row["wall_s"], row["cpu_s"], row["probes_per_s"], row["peak_rss_mib"],
-            row["load1"], summary), flush=True)
+        print("  %-12s %-50s %7.2f s %6.2f cpu-s (%5.2f user) %14s %7d probes/s %6.1f MiB load %5.2f %s %s" % (
+            scenario, tool, row["wall_s"], row["cpu_s"], row["user_s"], per_probe, row["probes_per_s"],
+            row["peak_rss_mib"], row["load1"], summary,
+            "(conntrack %(conntrack_start)s, %(bjnp_udp_sockets)s BJNP UDP sockets)" % self.state if self.state else ""),
+            flush=True)
+        self.state = {}
         return row
 
     def ansible_floor(self, scenario, network):
@@ -288,24 +379,30 @@ class Bench(object):
                             os.path.join(self.workdir, "ansible.log"), stdout=output, nice=self.nice)
         return self._row(scenario, "ansible ad-hoc ping (floor, no probe)", network, figures, counted=False)
 
-    def ansible(self, scenario, network, expected, netns=None, only_exposed=False):
-        """``ansible localhost -m netsec.bjnp.probe`` with the module's defaults (json callback)."""
-        output = os.path.join(self.workdir, "%s-ansible.json" % scenario)
+    def ansible(self, scenario, network, expected, netns=None, only_exposed=False, collections=COLLECTIONS,
+                label=""):
+        """``ansible localhost -m netsec.bjnp.probe`` with the module's defaults (json callback).
+
+        ``collections`` chooses the collection tree (the baseline's, with ``label``).
+        """
+        output = os.path.join(self.workdir, "%s-ansible%s.json" % (scenario, label.replace(" ", "-")))
         arguments = json.dumps({"targets": [network], "only_exposed": only_exposed})
         command = in_netns(netns, [os.path.join(BIN, "ansible"), "localhost",
                                    "-m", "netsec.bjnp.probe", "-a", arguments])
-        figures = run_timed(command, os.path.join(self.workdir, "ansible.log"), stdout=output, nice=self.nice)
-        tool = "probe via ansible ad-hoc" + (" (only_exposed)" if only_exposed else "")
+        figures = run_timed(command, os.path.join(self.workdir, "ansible.log"), stdout=output, nice=self.nice,
+                            collections=collections)
+        tool = "probe via ansible ad-hoc" + (" (only_exposed)" if only_exposed else "") + label
         return self._row(scenario, tool, network, figures, probe_findings(ansible_result(output)), expected)
 
-    def engine(self, scenario, network, expected, netns=None, only_exposed=False):
-        output = os.path.join(self.workdir, "%s-engine.json" % scenario)
+    def engine(self, scenario, network, expected, netns=None, only_exposed=False, collections=COLLECTIONS,
+               label=""):
+        output = os.path.join(self.workdir, "%s-engine%s.json" % (scenario, label.replace(" ", "-")))
         flags = ["--only-exposed"] if only_exposed else []
-        command = in_netns(netns, [sys.executable, ENGINE, output] + flags + [network])
+        command = in_netns(netns, [sys.executable, ENGINE, output, "--collections", collections] + flags + [network])
         figures = run_timed(command, os.path.join(self.workdir, "engine.log"), nice=self.nice)
         with open(output) as handle:
             found = probe_findings(json.load(handle))
-        tool = "probe engine alone" + (" (only_exposed)" if only_exposed else "")
+        tool = "probe engine alone" + (" (only_exposed)" if only_exposed else "") + label
         return self._row(scenario, tool, network, figures, found, expected)
 
     def nmap(self, scenario, network, expected, netns=None, timing=None, counted=True):
@@ -316,6 +413,49 @@ class Bench(object):
         figures = run_timed(command, os.path.join(self.workdir, "nmap.log"), nice=self.nice)
         tool = "nmap " + (" ".join(timing) or "(default timing)")
         return self._row(scenario, tool, network, figures, nmap_findings(output), expected, counted)
+
+
+def engine_speed(bench, expected, baseline, rounds):
+    """The /16, engine alone and through ansible, with the baseline engine and this tree's.
+
+    A-B-B-A order within each round, so a load that drifts during the run weighs on both
+    alike; returns the rows as {(kind, engine): [row, ...]}.
+    """
+    rows = {}
+    engines = [("baseline", baseline, " [baseline engine]"), ("current", COLLECTIONS, "")]
+    for dummy in range(rounds):
+        for kind in ("engine", "ansible"):
+            for name, collections, label in engines + engines[::-1]:
+                measure = bench.engine if kind == "engine" else bench.ansible
+                bench.settle()
+                row = measure("loopback-16", LOOPBACK_16, expected, only_exposed=True,
+                              collections=collections, label=label)
+                rows.setdefault((kind, name), []).append(row)
+    return rows
+
+
+def summarise_speed(rows):
+    """Medians per (kind, engine) and the baseline / current ratios; printed and returned."""
+    summary = {}
+    print("engine speed, /16 (medians of %d runs each):" % len(rows[("engine", "current")]))
+    for kind in ("engine", "ansible"):
+        medians = {}
+        for name in ("baseline", "current"):
+            runs = rows[(kind, name)]
+            medians[name] = dict((field, statistics.median(row[field] for row in runs)) for field in (
+                "wall_s", "cpu_s", "user_s", "sys_s", "cpu_us_per_probe", "probes_per_s", "load1"))
+            medians[name]["findings_ok"] = all(row["findings_ok"] for row in runs)
+            print("  %-8s %-9s wall %6.2f s  cpu %6.2f s (user %5.2f, sys %5.2f)  %5.2f us/probe  %7d probes/s"
+                  "  load1 %5.2f  findings %s" % (
+                      kind, name, medians[name]["wall_s"], medians[name]["cpu_s"], medians[name]["user_s"],
+                      medians[name]["sys_s"], medians[name]["cpu_us_per_probe"], medians[name]["probes_per_s"],
+                      medians[name]["load1"], "all expected" if medians[name]["findings_ok"] else "DIFFER"))
+        ratios = dict((field, round(medians["baseline"][field] / medians["current"][field], 2))
+                      for field in ("wall_s", "cpu_s", "cpu_us_per_probe"))
+        print("  %-8s baseline / current: wall %.2fx, cpu %.2fx, cpu per probe %.2fx" % (
+            kind, ratios["wall_s"], ratios["cpu_s"], ratios["cpu_us_per_probe"]))
+        summary[kind] = dict(medians, ratios=ratios)
+    return summary
 
 
 def compare(probe, nmap):
@@ -348,16 +488,25 @@ def main():
                         help="run every measured command (probe and nmap alike) at this nice value; on a "
                              "shared machine a negative one approximates an idle machine")
     parser.add_argument("--json", help="also write the rows to this file")
+    parser.add_argument("--engine-baseline", metavar="BJNP_SCANNER_PY",
+                        help="an older plugins/module_utils/bjnp_scanner.py (e.g. from git show HEAD:...): "
+                             "the /16 is measured with it and with the tree's engine, side by side")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="rounds of the side-by-side /16 measurement (with --engine-baseline)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: the benchmark binds many addresses and creates network namespaces")
     if not os.path.exists(args.emulator):
         sys.exit("emulator %s not found" % args.emulator)
+    if args.engine_baseline and not os.path.isfile(args.engine_baseline):
+        sys.exit("baseline engine %s not found" % args.engine_baseline)
+    if args.repeat < 1:
+        sys.exit("--repeat must be at least 1, got %d" % args.repeat)
 
     workdir = tempfile.mkdtemp(prefix="bjnp-bench-")
     lab = Lab(os.path.abspath(args.emulator), workdir)
     bench = Bench(workdir, args.nice)
-    about = dict(machine(), nice=args.nice)
+    about = dict(machine(), nice=args.nice, load_start=os.getloadavg())
     print("%(date)s, %(cpus)d CPUs, %(memory_gib)s GiB, kernel %(kernel)s, Python %(python)s" % about)
     print("%s; %s; measured commands at nice %d" % (about["versions"]["nmap"], about["versions"]["ansible"], args.nice),
           flush=True)
@@ -381,9 +530,18 @@ def main():
         if "loopback-16" in scenarios:
             expected16 = expected_findings(printers)
             print("loopback /16 (%s, %d printers):" % (LOOPBACK_16, len(printers)), flush=True)
-            engine16 = bench.engine("loopback-16", LOOPBACK_16, expected16, only_exposed=True)
-            ansible16 = bench.ansible("loopback-16", LOOPBACK_16, expected16, only_exposed=True)
+            if args.engine_baseline:
+                speed = engine_speed(bench, expected16, baseline_collections(
+                    os.path.abspath(args.engine_baseline), workdir), args.repeat)
+                about["engine_speed"] = summarise_speed(speed)
+                engine16, ansible16 = speed[("engine", "current")][-1], speed[("ansible", "current")][-1]
+            else:
+                bench.settle()
+                engine16 = bench.engine("loopback-16", LOOPBACK_16, expected16, only_exposed=True)
+                bench.settle()
+                ansible16 = bench.ansible("loopback-16", LOOPBACK_16, expected16, only_exposed=True)
             if not args.quick:
+                bench.settle()
                 nmap16 = bench.nmap("loopback-16", LOOPBACK_16, expected16)
                 compare(ansible16, nmap16)
                 compare(engine16, nmap16)
@@ -401,6 +559,9 @@ def main():
             compare(bench.engine("netns-24", NETNS_24, expected_ns, netns=NETNS_SCAN), nmap_ns)
     finally:
         lab.clean()
+    about["load_end"] = os.getloadavg()
+    print("load average (1, 5, 15 min): %.2f %.2f %.2f at the start, %.2f %.2f %.2f at the end" % (
+        about["load_start"] + about["load_end"]))
     if args.json:
         with open(args.json, "w") as handle:
             json.dump({"machine": about, "rows": bench.rows}, handle, indent=2)

@@ -12,6 +12,7 @@ import json
 import math
 import os
 import re
+import time
 
 import yaml
 
@@ -19,26 +20,35 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
-PLAYBOOKS = ("detect", "remediate", "verify", "rollback")
+from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_attempts import LOG_SOURCES, parse_since
+
+PLAYBOOKS = ("detect", "remediate", "verify", "rollback", "monitor")
 # The playbooks that change firewalls: no default hosts, a change id unless waived.
 CHANGING = ("remediate", "rollback")
 SMOKE = ("remediate", "verify")
 GATES = ("detect", "verify")
+# The playbooks that probe: all but monitor, which reads the hosts' logs instead.
+PROBING = ("detect", "remediate", "verify", "rollback")
+MONITORING = ("monitor",)
 
 # The playbooks' own variables (docs/playbooks.md): argument spec and the playbooks reading them.
 PLAYBOOK_VARIABLES = {
     "bjnp_hosts": (dict(type="raw"), PLAYBOOKS),
-    "bjnp_probe_from": (dict(type="str"), PLAYBOOKS),
-    "bjnp_probe_address": (dict(type="list", elements="str"), PLAYBOOKS),
-    "bjnp_scan_targets": (dict(type="list", elements="str"), PLAYBOOKS),
-    "bjnp_probe_timeout": (dict(type="float"), PLAYBOOKS),
-    "bjnp_probe_retries": (dict(type="int"), PLAYBOOKS),
-    "bjnp_probe_rate": (dict(type="int"), PLAYBOOKS),
+    "bjnp_probe_from": (dict(type="str"), PROBING),
+    "bjnp_probe_address": (dict(type="list", elements="str"), PROBING),
+    "bjnp_scan_targets": (dict(type="list", elements="str"), PROBING),
+    "bjnp_probe_timeout": (dict(type="float"), PROBING),
+    "bjnp_probe_retries": (dict(type="int"), PROBING),
+    "bjnp_probe_rate": (dict(type="int"), PROBING),
     "bjnp_report_dir": (dict(type="path"), PLAYBOOKS),
     "bjnp_report_title": (dict(type="str"), PLAYBOOKS),
     "bjnp_report_formats": (dict(type="list", elements="str", choices=["json", "junit", "html"]), PLAYBOOKS),
     "bjnp_unknown_vars_waived": (dict(type="raw"), PLAYBOOKS),
     "bjnp_fail_on_exposure": (dict(type="bool"), GATES),
+    "bjnp_fail_on_attempts": (dict(type="bool"), MONITORING),
+    "bjnp_monitor_since": (dict(type="raw"), MONITORING),
+    "bjnp_monitor_log_source": (dict(type="str", choices=list(LOG_SOURCES)), MONITORING),
+    "bjnp_print_server_min_connections": (dict(type="int"), MONITORING),
     "bjnp_change_id_waived": (dict(type="bool"), CHANGING),
     # Kept so inventories that set it still run: the change id is required by default now.
     "bjnp_require_change_id": (dict(type="bool"), CHANGING),
@@ -55,11 +65,14 @@ ROLE_VARIABLES_READ = {
     "verify": ("bjnp_ports", "bjnp_mode", "bjnp_protected_destinations", "bjnp_change_id"),
     "remediate": None,
     "rollback": None,
+    # What netsec.bjnp.attempts is given: the ports and backend the firewall role was run with.
+    "monitor": ("bjnp_ports", "bjnp_backend", "bjnp_nftables_table", "bjnp_nftables_persist_path", "bjnp_nftables_conf",
+                "bjnp_iptables_rules_v4", "bjnp_iptables_rules_v6", "bjnp_ufw_comment", "bjnp_windows_attempts_max_kb"),
 }
 
 # Facts and results the playbooks and roles set on the hosts: known names, never input.
 OUTPUTS = (
-    "bjnp_exposed_ports", "bjnp_firewall_result", "bjnp_listeners", "bjnp_preflight_df",
+    "bjnp_attempts_linux", "bjnp_attempts_result", "bjnp_exposed_ports", "bjnp_firewall_result", "bjnp_listeners", "bjnp_preflight_df",
     "bjnp_probe_addresses", "bjnp_probe_of_host", "bjnp_probe_of_scan", "bjnp_probe_targets", "bjnp_probes",
     "bjnp_remediate_problems", "bjnp_remediate_roll_back", "bjnp_report", "bjnp_run_checked",
     "bjnp_smoke_jobs", "bjnp_smoke_probe", "bjnp_smoke_test", "bjnp_unprobed_targets", "bjnp_verify_targets",
@@ -71,6 +84,7 @@ MINIMUMS = {
     "bjnp_probe_retries": (0, True),
     "bjnp_probe_rate": (0, True),
     "bjnp_smoke_test_timeout": (0, False),
+    "bjnp_print_server_min_connections": (1, True),
 }
 
 ROLES = ("firewall", "listeners")
@@ -222,6 +236,18 @@ def check_change_id(value):
     return []
 
 
+def check_since(value):
+    """Problems of bjnp_monitor_since, by netsec.bjnp.attempts' own parser of its ``since``."""
+    if isinstance(value, (dict, list)):
+        return ["bjnp_monitor_since %s is a %s, not a time (24h, 30m, 2026-11-25T08:00:00Z or epoch seconds)"
+                % (show(value), type(value).__name__)]
+    try:
+        parse_since(value, time.time())
+    except ValueError as exc:
+        return ["bjnp_monitor_since %s: %s" % (show(value), exc)]
+    return []
+
+
 def waived_names(value):
     """``(waived, problem)``: what bjnp_unknown_vars_waived lets through, True (every name) or a set of names."""
     if isinstance(value, list) and all(isinstance(item, str) for item in value):
@@ -274,6 +300,8 @@ def check_host(playbook, values, role_specs, inventory):
             found = ["bjnp_report_dir is empty"]
         if not found and name == "bjnp_change_id":
             found = check_change_id(value)
+        if not found and name == "bjnp_monitor_since":
+            found = check_since(value)
         problems.extend(found)
     if playbook in CHANGING:
         problems.extend(_change_id_problems(playbook, values))
@@ -308,7 +336,8 @@ def check_run(playbook, run, hosts_given=True):
     """
     if "bjnp_hosts" in run and not hosts_given:
         return ["bjnp_hosts %s is set in the inventory (host or group vars), where the play's hosts: cannot read it "
-                "(remediate and rollback would find no hosts, detect and verify every host): give it with -e bjnp_hosts=%s"
+                "(remediate and rollback would find no hosts, detect, verify and monitor every host): "
+                "give it with -e bjnp_hosts=%s"
                 % (show(run["bjnp_hosts"]), run["bjnp_hosts"] if isinstance(run["bjnp_hosts"], str) else "<pattern>")]
     problems = []
     if playbook in CHANGING and "bjnp_hosts" not in run:
@@ -360,7 +389,7 @@ def bjnp_playbook_input(data):
         problems.append("bjnp_hosts %s matches no host of the inventory%s: nothing would be %s, so the run fails "
                         "instead of passing%s" % (
                             show(run.get("bjnp_hosts", "all")), " within --limit %s" % show(limit) if limit else "",
-                            "checked" if playbook in GATES else "changed",
+                            "changed" if playbook in CHANGING else "checked",
                             " (groups: %s)" % ", ".join(groups[:20]) if groups else ""))
     found_problems, found_warnings = [], []
     # Identical values (group vars, extra vars) give identical answers: check each once.

@@ -12,6 +12,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import json
 import re
 
 from ansible.errors import AnsibleFilterError
@@ -322,6 +323,191 @@ def bjnp_windows_listeners(tcp_listen, udp_listen, ports):
     return sorted(found, key=lambda item: (item["protocol"], item["port"], item["address"]))
 
 
+# --- dropped-packet logging (bjnp_log_attempts) ---------------------------------------------
+
+# The profiles our rules apply to (windows_rules.yml: domain, private, public).
+WINDOWS_PROFILES = ("Domain", "Private", "Public")
+# Set-NetFirewallProfile -LogBlocked takes a GpoBoolean.
+_GPO_BOOLEANS = ("True", "False", "NotConfigured")
+# The only setting the role changes; LogFileName and LogMaxSizeKilobytes are recorded, never set.
+_LOGGED_SETTING = "LogBlocked"
+_RECORD_FORMAT = 1
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def _logging_values(entry, where):
+    """One profile's logging settings as read from the host (strings), checked; raises naming the value."""
+    if not isinstance(entry, dict):
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s: profile entry %r is not a mapping" % (where, entry))
+    name = entry.get("name")
+    if name not in WINDOWS_PROFILES:
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s: profile %r is not one of %s"
+                                 % (where, name, ", ".join(WINDOWS_PROFILES)))
+    blocked = entry.get("LogBlocked")
+    if blocked not in _GPO_BOOLEANS:
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s: LogBlocked %r of profile %s is not one of %s"
+                                 % (where, blocked, name, ", ".join(_GPO_BOOLEANS)))
+    file_name = entry.get("LogFileName")
+    if not isinstance(file_name, string_types) or len(file_name) > 1024 or _CONTROL.search(file_name):
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s: LogFileName %r of profile %s is not a plain path"
+                                 % (where, file_name, name))
+    size = to_native(entry.get("LogMaxSizeKilobytes"))
+    if not (size == "NotConfigured" or re.match(r"^[0-9]{1,10}$", size)):
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s: LogMaxSizeKilobytes %r of profile %s is not a number"
+                                 % (where, entry.get("LogMaxSizeKilobytes"), name))
+    return {"name": name, "LogBlocked": blocked, "LogFileName": to_native(file_name), "LogMaxSizeKilobytes": size}
+
+
+def _profiles(entries, where):
+    if not isinstance(entries, list):
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s: the profiles are not a list: %r" % (where, entries))
+    found = dict((item["name"], item) for item in (_logging_values(entry, where) for entry in entries))
+    if len(found) != len(entries):
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s: a profile is listed twice" % where)
+    return [found[name] for name in WINDOWS_PROFILES if name in found]
+
+
+def _changes(entries, where):
+    """Logging changes ``{profile, setting, before, after}``, checked: LogBlocked of our profiles only."""
+    if not isinstance(entries, list):
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s: changed is not a list: %r" % (where, entries))
+    checked, seen = [], set()
+    for entry in entries:
+        if not isinstance(entry, dict) or sorted(entry) != ["after", "before", "profile", "setting"]:
+            raise AnsibleFilterError("bjnp_windows_logging_plan: %s: change %r is not {profile, setting, before, after}"
+                                     % (where, entry))
+        if entry["profile"] not in WINDOWS_PROFILES or entry["setting"] != _LOGGED_SETTING:
+            raise AnsibleFilterError("bjnp_windows_logging_plan: %s: change %r is not one the role makes "
+                                     "(LogBlocked of %s)" % (where, entry, ", ".join(WINDOWS_PROFILES)))
+        for key in ("before", "after"):
+            if entry[key] not in _GPO_BOOLEANS:
+                raise AnsibleFilterError("bjnp_windows_logging_plan: %s: %s %r of profile %s is not one of %s"
+                                         % (where, key, entry[key], entry["profile"], ", ".join(_GPO_BOOLEANS)))
+        if entry["profile"] in seen:
+            raise AnsibleFilterError("bjnp_windows_logging_plan: %s: profile %s is changed twice"
+                                     % (where, entry["profile"]))
+        seen.add(entry["profile"])
+        checked.append(dict((key, to_native(entry[key])) for key in ("profile", "setting", "before", "after")))
+    return checked
+
+
+def _record(data, where, group):
+    """The record of what the role changed (a mapping, or None), checked; raises naming what is wrong."""
+    if data is None:
+        return None
+    if not isinstance(data, dict) or data.get("format") != _RECORD_FORMAT or sorted(data) != [
+            "changed", "format", "group", "profiles"]:
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s is not a logging record of netsec.bjnp (format %d: "
+                                 "format, group, profiles, changed): %r. Nothing was changed; move it away if it is "
+                                 "not the role's" % (where, _RECORD_FORMAT, data))
+    if data["group"] != group:
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s belongs to rule group %r, not %r"
+                                 % (where, data["group"], group))
+    return {"format": _RECORD_FORMAT, "group": group, "profiles": _profiles(data["profiles"], where),
+            "changed": _changes(data["changed"], where)}
+
+
+def _record_text(text, where, group):
+    if text is None:
+        return None
+    try:
+        data = json.loads(to_native(text))
+    except ValueError as exc:
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s is not JSON (%s): refusing to guess what to put back. "
+                                 "Nothing was changed" % (where, exc))
+    return _record(data, where, group)
+
+
+def _live(profiles):
+    return dict((item["name"], item[_LOGGED_SETTING]) for item in profiles)
+
+
+def bjnp_windows_logging_plan(raw, group, action, backup=None, record_path="the logging record"):
+    """Plan a change of the profiles' dropped-packet logging from what script ``logging_state`` read.
+
+    ``raw``: that script's output (JSON text or its mapping: ``profiles`` and ``effective``, each
+    ``[{name, LogBlocked, LogFileName, LogMaxSizeKilobytes}]``, and ``record``, the text of our
+    record file or null). ``action``:
+
+    - ``enable``: LogBlocked True in every profile of ``WINDOWS_PROFILES`` where it is not; the
+      record gains each change with the value it replaces (changes already recorded keep their
+      first value), so what the role found is what it puts back.
+    - ``undo``: every recorded change put back where the live value differs; no record is left.
+    - ``import``: after a whole-policy import. ``backup`` is the ``logging`` of the imported
+      backup's metadata (``changed``: what that run changed, ``record``: the record then) or
+      None for a backup without one. That run's changes are put back explicitly (whatever netsh
+      restored), and the record kept is the backup's (else the current one) less the changes
+      whose live value is back to the recorded one.
+
+    Returns ``profiles``, ``effective`` (checked), ``record`` (now, or None), ``changes``
+    (``{profile, setting, before, after}``), ``record_after`` (None: delete),
+    ``record_changed``, ``effective_off`` (profiles whose effective LogBlocked is not True) and
+    ``diff`` (one entry when something changes). Anything malformed is refused, naming it.
+    """
+    if action not in ("enable", "undo", "import"):
+        raise AnsibleFilterError("bjnp_windows_logging_plan: action %r is not enable, undo or import" % (action,))
+    problem = rule_group_problem(group)
+    if problem:
+        raise AnsibleFilterError("bjnp_windows_logging_plan: %s" % problem)
+    if isinstance(raw, string_types):
+        try:
+            raw = json.loads(raw)
+        except ValueError as exc:
+            raise AnsibleFilterError("bjnp_windows_logging_plan: the logging state read from the host is not JSON: %s"
+                                     % exc)
+    if not isinstance(raw, dict):
+        raise AnsibleFilterError("bjnp_windows_logging_plan: the logging state %r is not a mapping" % (raw,))
+    profiles = _profiles(raw.get("profiles"), "the local store")
+    effective = _profiles(raw.get("effective"), "the effective policy")
+    missing = [name for name in WINDOWS_PROFILES if name not in _live(profiles)]
+    if missing:
+        raise AnsibleFilterError("bjnp_windows_logging_plan: the host reported no firewall profile %s"
+                                 % ", ".join(missing))
+    record = _record_text(raw.get("record"), record_path, group)
+    live = _live(profiles)
+    if action == "enable":
+        changes = [{"profile": name, "setting": _LOGGED_SETTING, "before": live[name], "after": "True"}
+                   for name in WINDOWS_PROFILES if live[name] != "True"]
+        after = record or {"format": _RECORD_FORMAT, "group": group, "profiles": profiles, "changed": []}
+        recorded = set(change["profile"] for change in after["changed"])
+        after = dict(after, changed=after["changed"] + [c for c in changes if c["profile"] not in recorded])
+        after = after if after["changed"] else record
+    elif action == "undo":
+        changes = [{"profile": c["profile"], "setting": c["setting"], "before": live[c["profile"]], "after": c["before"]}
+                   for c in (record or {"changed": []})["changed"] if live[c["profile"]] != c["before"]]
+        after = None
+    else:
+        if backup is None:
+            ran, kept = [], record
+        else:
+            if not isinstance(backup, dict) or sorted(backup) != ["changed", "profiles", "record"]:
+                raise AnsibleFilterError("bjnp_windows_logging_plan: the backup's logging metadata %r is not "
+                                         "{profiles, changed, record}" % (backup,))
+            ran = _changes(backup["changed"], "the backup's logging metadata")
+            kept = _record(backup["record"], "the record in the backup's metadata", group)
+        changes = [{"profile": c["profile"], "setting": c["setting"], "before": live[c["profile"]], "after": c["before"]}
+                   for c in ran if live[c["profile"]] != c["before"]]
+        now = dict(live, **dict((c["profile"], c["after"]) for c in changes))
+        after = None
+        if kept is not None:
+            left = [c for c in kept["changed"] if now[c["profile"]] != c["before"]]
+            after = dict(kept, changed=left) if left else None
+    lines = dict((key, "".join("%s %s: %s\n" % (c["profile"], c["setting"], c[key]) for c in changes))
+                 for key in ("before", "after"))
+    header = "Windows Firewall profile logging (dropped packets)"
+    return {
+        "profiles": profiles,
+        "effective": effective,
+        "record": record,
+        "changes": changes,
+        "record_after": after,
+        "record_changed": after != record,
+        "effective_off": [item["name"] for item in effective if item[_LOGGED_SETTING] != "True"],
+        "diff": [{"before_header": header, "after_header": header, "before": lines["before"],
+                  "after": lines["after"]}] if changes else [],
+    }
+
+
 class FilterModule(object):
     """netsec.bjnp Windows Firewall filters."""
 
@@ -334,4 +520,5 @@ class FilterModule(object):
             "bjnp_windows_backup_path": bjnp_windows_backup_path,
             "bjnp_windows_backups": bjnp_windows_backups,
             "bjnp_windows_listeners": bjnp_windows_listeners,
+            "bjnp_windows_logging_plan": bjnp_windows_logging_plan,
         }

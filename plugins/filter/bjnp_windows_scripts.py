@@ -64,6 +64,72 @@ $result = ConvertTo-Json -Compress -InputObject ([ordered]@{
 _POWERSHELL = r"""$powershell = Join-Path $env:SystemRoot 'System32\WindowsPowerShell\v1.0\powershell.exe'
 """
 
+# The logging settings of every profile (bjnp_log_attempts, docs/windows.md), as strings.
+_LOGGING_READ = r"""function Get-Logging {
+    param([string]$Store)
+    @(Get-NetFirewallProfile -PolicyStore $Store | ForEach-Object {
+        [ordered]@{
+            name = [string]$_.Name
+            LogBlocked = [string]$_.LogBlocked
+            LogFileName = [string]$_.LogFileName
+            LogMaxSizeKilobytes = [string]$_.LogMaxSizeKilobytes
+        }
+    })
+}
+"""
+
+# Sets each change of $P.set (profile, setting, after; the controller checked them) in the local
+# store where it differs, and reads it back: a value the store does not keep is an error, so the
+# run is undone. The record of what we changed ($P.text, null: none) is written whole or not at
+# all (a temporary file moved over it), or deleted.
+_LOGGING_SET = _LOGGING_READ + r"""function Set-Logging {
+    $changed = @()
+    foreach ($change in @($P.set)) {
+        $name = [string]$change.profile
+        if ([string]$change.setting -cne 'LogBlocked') {
+            throw ('the role changes LogBlocked only, not ' + $change.setting)
+        }
+        $current = @(Get-Logging 'PersistentStore' | Where-Object { $_.name -ceq $name })
+        if ($current.Count -ne 1) {
+            throw ('no firewall profile ' + $name)
+        }
+        if ($current[0].LogBlocked -cne [string]$change.after) {
+            Set-NetFirewallProfile -PolicyStore PersistentStore -Name $name -LogBlocked ([string]$change.after)
+            $changed += ('{0} LogBlocked {1} -> {2}' -f $name, $current[0].LogBlocked, $change.after)
+        }
+        $now = @(Get-Logging 'PersistentStore' | Where-Object { $_.name -ceq $name })[0].LogBlocked
+        if ($now -cne [string]$change.after) {
+            throw ('Set-NetFirewallProfile left LogBlocked of profile {0} at {1}, not {2}' -f $name, $now, $change.after)
+        }
+    }
+    $changed
+}
+function Save-Record {
+    if ($null -eq $P.text) {
+        if ([System.IO.File]::Exists($P.record)) {
+            [System.IO.File]::Delete($P.record)
+            return 'deleted'
+        }
+        return 'none'
+    }
+    if ([System.IO.File]::Exists($P.record) -and ([System.IO.File]::ReadAllText($P.record) -ceq [string]$P.text)) {
+        return 'kept'
+    }
+    [System.IO.File]::WriteAllText($P.record + '.tmp', [string]$P.text)
+    Move-Item -LiteralPath ($P.record + '.tmp') -Destination $P.record -Force
+    'written'
+}
+function Write-Outcome {
+    param($Changed, $Record)
+    ConvertTo-Json -Compress -Depth 4 -InputObject ([ordered]@{
+        changed = @($Changed)
+        record = $Record
+        profiles = @(Get-Logging 'PersistentStore')
+        effective = @(Get-Logging 'ActiveStore')
+    })
+}
+"""
+
 _SCRIPTS = {
     # The firewall profiles and our group as the host has it: the local store (what we write)
     # and the effective policy (ActiveStore: what is enforced, Group Policy included).
@@ -124,6 +190,111 @@ ConvertTo-Json -Compress -Depth 4 -InputObject ([ordered]@{
 """),
 
     "remove": (("group", "names", "check"), _REMOVE + "$result\n"),
+    # The Windows collector (attempts_windows.yml): the effective logging settings, the host's
+    # clock and UTC offsets (the log is in local time), and the end of each profile's log file,
+    # at most $P.max_bytes in all, newest first: the current file, then its rotated .old while
+    # the budget lasts. The firewall service keeps the file open, so it is opened sharing read,
+    # write and delete. A file read from inside also sends its first 4 KiB (the #Fields: header).
+    "attempts_read": (("since", "max_bytes"), _LOGGING_READ + r"""function Read-Tail {
+    param([string]$Path, [long]$Budget, [bool]$Rotated)
+    $entry = [ordered]@{ path = $Path; rotated = $Rotated; exists = $false; size = 0; offset = 0; head = ''; data = ''; error = '' }
+    try {
+        if (-not [System.IO.File]::Exists($Path)) {
+            return $entry
+        }
+        $entry.exists = $true
+        $share = [System.IO.FileShare]::ReadWrite -bor [System.IO.FileShare]::Delete
+        $stream = [System.IO.File]::Open($Path, [System.IO.FileMode]::Open, [System.IO.FileAccess]::Read, $share)
+        try {
+            $entry.size = $stream.Length
+            $count = [long][Math]::Min($Budget, $stream.Length)
+            $entry.offset = $stream.Length - $count
+            if ($entry.offset -gt 0) {
+                $head = New-Object byte[] ([int][Math]::Min(4096, $stream.Length))
+                $got = $stream.Read($head, 0, $head.Length)
+                $entry.head = [System.Convert]::ToBase64String($head, 0, $got)
+            }
+            $buffer = New-Object byte[] ([int]$count)
+            $null = $stream.Seek($entry.offset, [System.IO.SeekOrigin]::Begin)
+            $read = 0
+            while ($read -lt $count) {
+                $got = $stream.Read($buffer, [int]$read, [int]($count - $read))
+                if ($got -le 0) {
+                    break
+                }
+                $read += $got
+            }
+            $entry.data = [System.Convert]::ToBase64String($buffer, 0, $read)
+        } finally {
+            $stream.Dispose()
+        }
+    } catch {
+        $entry.error = $_.Exception.Message
+    }
+    $entry
+}
+$now = [DateTimeOffset]::UtcNow
+$zone = [TimeZoneInfo]::Local
+$start = [DateTimeOffset]::FromUnixTimeSeconds([long]$P.since)
+$profiles = @(Get-Logging 'ActiveStore')
+$budget = [long]$P.max_bytes
+$files = @()
+$seen = @{}
+foreach ($item in $profiles) {
+    if ($item.LogBlocked -cne 'True') {
+        continue
+    }
+    $path = [System.Environment]::ExpandEnvironmentVariables($item.LogFileName)
+    if ($seen.ContainsKey($path.ToLowerInvariant())) {
+        continue
+    }
+    $seen[$path.ToLowerInvariant()] = $true
+    $current = Read-Tail $path $budget $false
+    $budget -= $current.size - $current.offset
+    $files += $current
+    if ($current.offset -eq 0 -and [System.IO.File]::Exists($path + '.old')) {
+        $old = Read-Tail ($path + '.old') $budget $true
+        $budget -= $old.size - $old.offset
+        $files += $old
+    }
+}
+ConvertTo-Json -Compress -Depth 4 -InputObject ([ordered]@{
+    now = $now.ToUnixTimeSeconds()
+    offset_now = [int]$zone.GetUtcOffset($now.UtcDateTime).TotalMinutes
+    offset_since = [int]$zone.GetUtcOffset($start.UtcDateTime).TotalMinutes
+    profiles = $profiles
+    files = $files
+})
+"""),
+
+    # The profiles' logging settings in the local store (what we set) and the effective policy
+    # (ActiveStore: a Group Policy may override them), and our record of what we changed, as
+    # text the controller checks (null when there is none).
+    "logging_state": (("record",), _LOGGING_READ + r"""$record = $null
+if ([System.IO.File]::Exists($P.record)) {
+    $record = [System.IO.File]::ReadAllText($P.record)
+}
+ConvertTo-Json -Compress -Depth 4 -InputObject ([ordered]@{
+    profiles = @(Get-Logging 'PersistentStore')
+    effective = @(Get-Logging 'ActiveStore')
+    record = $record
+})
+"""),
+
+    # bjnp_log_attempts: the record first (what each profile had, what we change), so even an
+    # interrupted run leaves what to put back; then LogBlocked True where it is not.
+    "logging_enable": (("record", "text", "set"), _LOGGING_SET + r"""$record = Save-Record
+$changed = @(Set-Logging)
+Write-Outcome $changed $record
+"""),
+
+    # Absent, roll-back, rescue: the recorded values back where they differ, then the record
+    # rewritten with what is still ours, or deleted.
+    "logging_restore": (("record", "text", "set"), _LOGGING_SET + r"""$changed = @(Set-Logging)
+$record = Save-Record
+Write-Outcome $changed $record
+"""),
+
 
     # The confirm timer's action (SYSTEM, no session). The marker file is the lock between the
     # timer and the controller: whoever creates it first wins, so a late confirm and the timer

@@ -20,6 +20,8 @@ import json
 import re
 import xml.etree.ElementTree as ET
 
+from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_addresses import parse_network
+
 SCHEMA_VERSION = 1
 GENERATOR = "netsec.bjnp.report"
 NAMES = ("detect", "remediate", "verify", "rollback")
@@ -591,3 +593,479 @@ def render_html(document):
 
 
 RENDERERS = {"json": render_json, "junit": render_junit, "html": render_html}
+
+
+# --- the monitor report ----------------------------------------------------------------
+# netsec.bjnp.monitor: who still knocks on the closed ports (the netsec.bjnp.attempts results of
+# the managed hosts). Its own document, JUnit and HTML, apart from the probe reports above.
+# Source addresses and times come from log lines, which anyone who can write to the log can
+# forge: they are escaped like the identity strings, and an allow entry is suggested only when
+# it is an address the firewall role accepts.
+
+MONITOR = "monitor"
+MODES = ("host", "gateway")
+# Source rows per host on the HTML page (the JSON has them all).
+HTML_SOURCES_PER_HOST = 200
+# Hosts and suspected print servers named in the playbook's closing message.
+MESSAGE_HOSTS = 20
+MESSAGE_SUSPECTS = 10
+_PORT_LABEL = re.compile(r"^(tcp|udp)/(\d+)(?:-(\d+))?$")
+
+
+def _count(value, where, allow_none=False):
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not re.match(r"^\s*\d+\s*$", u"%s" % (value,)):
+        return _fail(where, "%r is not a count (a whole number from 0)" % (value,))
+    return int(value)
+
+
+def _port_or_range(value, where):
+    """``9100`` (an int) or ``"8611-8614"`` (a range, as the counters name it)."""
+    text = _text(value, where, allow_none=False).strip()
+    low, sep, high = text.partition("-")
+    if not sep:
+        return _port(low, where)
+    first, last = _port(low, where), _port(high, where)
+    if first > last:
+        _fail(where, "port range %r runs backwards" % (value,))
+    return text if first != last else first
+
+
+def _port_text(protocol, port):
+    return "%s/%s" % (protocol, port)
+
+
+def _port_label_of(value, where):
+    """``tcp/9100``, as the collector names the ports of a suspected print server."""
+    text = _text(value, where, allow_none=False).strip().lower()
+    match = _PORT_LABEL.match(text)
+    if not match:
+        _fail(where, "%r is not a port like tcp/9100" % (value,))
+    _port_or_range(text.split("/", 1)[1], where)
+    return text
+
+
+def _mode(value, where):
+    return None if value is None else _choice(value, MODES, where)
+
+
+def _attempt_source(value, where):
+    value = _dict(value, where, allow_none=False)
+    return {
+        "address": _text(value.get("address"), where + ".address", allow_none=False),
+        "protocol": _choice(value.get("protocol"), PROTOCOLS, where + ".protocol"),
+        "port": _port_or_range(value.get("port"), where + ".port"),
+        "packets": _count(value.get("packets"), where + ".packets"),
+        "connections": _count(value.get("connections"), where + ".connections", allow_none=True),
+        "first_seen": _text(value.get("first_seen"), where + ".first_seen"),
+        "last_seen": _text(value.get("last_seen"), where + ".last_seen"),
+        "mode": _mode(value.get("mode"), where + ".mode"),
+        "destinations": [_text(item, "%s.destinations[%d]" % (where, index), allow_none=False)
+                         for index, item in enumerate(_list(value.get("destinations"), where + ".destinations"))],
+    }
+
+
+def _attempt_counter(value, where):
+    value = _dict(value, where, allow_none=False)
+    return {
+        "mode": _mode(value.get("mode"), where + ".mode"),
+        "protocol": _choice(value.get("protocol"), PROTOCOLS, where + ".protocol"),
+        "ports": u"%s" % _port_or_range(value.get("ports"), where + ".ports"),
+        "packets": _count(value.get("packets"), where + ".packets"),
+        "bytes": _count(value.get("bytes"), where + ".bytes", allow_none=True),
+    }
+
+
+def _attempt_total(value, where):
+    value = _dict(value, where, allow_none=False)
+    return {
+        "protocol": _choice(value.get("protocol"), PROTOCOLS, where + ".protocol"),
+        "port": _port_or_range(value.get("port"), where + ".port"),
+        "packets_logged": _count(value.get("packets_logged"), where + ".packets_logged"),
+        "packets_counted": _count(value.get("packets_counted"), where + ".packets_counted", allow_none=True),
+        "sources": _count(value.get("sources"), where + ".sources"),
+    }
+
+
+def _allow_entry(value, where):
+    """``(entry, problem)``: the entry when the firewall role would accept it, else why not."""
+    text = _text(value, where)
+    if text is None or not text.strip():
+        return None, "no allow entry: the collector found none the firewall role would accept"
+    try:
+        parse_network(text)
+    except ValueError as exc:
+        return None, "not suggested: %s" % exc
+    return text.strip(), None
+
+
+def _suspect(value, where):
+    value = _dict(value, where, allow_none=False)
+    entry, problem = _allow_entry(value.get("allow_entry"), where + ".allow_entry")
+    return {
+        "address": _text(value.get("address"), where + ".address", allow_none=False),
+        "ports": [_port_label_of(item, "%s.ports[%d]" % (where, index))
+                  for index, item in enumerate(_list(value.get("ports"), where + ".ports"))],
+        "connections": _count(value.get("connections"), where + ".connections"),
+        "allow_entry": entry,
+        "problem": problem,
+    }
+
+
+def _not_collected(host, error):
+    return {
+        "inventory_hostname": host, "collected": False, "error": error, "since": None, "log_source": None,
+        "backend": None, "counters_available": False, "attempts": 0, "addresses": 0, "packets_counted": None,
+        "log_limited": False, "truncated": False, "warnings": [], "counters": [], "totals": [], "sources": [],
+        "suspected_print_servers": [],
+    }
+
+
+def _monitor_host(host, value):
+    """One managed host's collector result, checked and summed up."""
+    where = "attempts.%s" % host
+    value = _dict(value, where, allow_none=False)
+    if value.get("failed") or value.get("unreachable"):
+        return _not_collected(host, _text(value.get("msg"), where + ".msg") or "the collector failed (no message)")
+    if value.get("skipped"):
+        return _not_collected(host, "the collector was skipped on this host")
+    if "sources" not in value:
+        _fail(where, "has no 'sources': pass a registered netsec.bjnp.attempts result")
+    sources = [_attempt_source(item, "%s.sources[%d]" % (where, index))
+               for index, item in enumerate(_list(value["sources"], where + ".sources"))]
+    sources.sort(key=lambda item: (-item["packets"], address_key(item["address"]), item["protocol"],
+                                   u"%s" % item["port"]))
+    totals = [_attempt_total(item, "%s.totals[%d]" % (where, index))
+              for index, item in enumerate(_list(value.get("totals"), where + ".totals"))]
+    counters = [_attempt_counter(item, "%s.counters[%d]" % (where, index))
+                for index, item in enumerate(_list(value.get("counters"), where + ".counters"))]
+    counters_available = _bool(value.get("counters_available"), where + ".counters_available")
+    suspects = [_suspect(item, "%s.suspected_print_servers[%d]" % (where, index))
+                for index, item in enumerate(_list(value.get("suspected_print_servers"),
+                                                   where + ".suspected_print_servers"))]
+    # The totals cover every log line read; the source list may have been cut (truncated).
+    attempts = (sum(item["packets_logged"] for item in totals) if totals
+                else sum(item["packets"] for item in sources))
+    return {
+        "inventory_hostname": host,
+        "collected": True,
+        "error": None,
+        "since": _text(value.get("since"), where + ".since"),
+        "log_source": _text(value.get("log_source"), where + ".log_source"),
+        "backend": _text(value.get("backend"), where + ".backend"),
+        "counters_available": counters_available,
+        "attempts": attempts,
+        "addresses": len(set(item["address"] for item in sources)),
+        "packets_counted": sum(item["packets"] for item in counters) if counters_available else None,
+        "log_limited": _bool(value.get("log_limited"), where + ".log_limited"),
+        "truncated": _bool(value.get("truncated"), where + ".truncated"),
+        "warnings": [_text(item, "%s.warnings[%d]" % (where, index), allow_none=False)
+                     for index, item in enumerate(_list(value.get("warnings"), where + ".warnings"))],
+        "counters": counters,
+        "totals": totals,
+        "sources": sources,
+        "suspected_print_servers": suspects,
+    }
+
+
+def allow_line(entry):
+    """What to add to the inventory: ``bjnp_allowed_sources: [..., "10.0.0.20"]``."""
+    return u"bjnp_allowed_sources: [..., %s]" % json.dumps(entry, ensure_ascii=False)
+
+
+def _merge_suspects(managed):
+    """One entry per allow entry (else address) over every host that saw it."""
+    merged = {}
+    for item in managed:
+        for suspect in item["suspected_print_servers"]:
+            key = suspect["allow_entry"] or suspect["address"]
+            entry = merged.setdefault(key, {
+                "address": suspect["address"], "allow_entry": suspect["allow_entry"],
+                "allow_line": allow_line(suspect["allow_entry"]) if suspect["allow_entry"] else None,
+                "problem": suspect["problem"], "ports": [], "connections": 0, "hosts": []})
+            entry["connections"] += suspect["connections"]
+            for label in suspect["ports"]:
+                if label not in entry["ports"]:
+                    entry["ports"].append(label)
+            if item["inventory_hostname"] not in entry["hosts"]:
+                entry["hosts"].append(item["inventory_hostname"])
+    found = list(merged.values())
+    for entry in found:
+        entry["ports"].sort(key=lambda label: (label.split("/")[0], int(re.split(r"[/-]", label)[1])))
+    found.sort(key=lambda entry: (-entry["connections"], address_key(entry["address"])))
+    return found
+
+
+def build_monitor_document(attempts, change_id=None, title=None, now=None):
+    """The monitor report (docs/reports.md): ``attempts`` maps inventory host -> attempts result."""
+    now = now or utc_now()
+    attempts = _dict(attempts, "attempts")
+    managed = [_monitor_host(host, attempts[key]) for host, key in
+               sorted((_text(key, "attempts", allow_none=False), key) for key in attempts)]
+    suspects = _merge_suspects(managed)
+    collected = [item for item in managed if item["collected"]]
+    counted = [item["packets_counted"] for item in collected if item["packets_counted"] is not None]
+    summary = {
+        "managed": len(managed),
+        "collected": len(collected),
+        "not_collected": len(managed) - len(collected),
+        "with_attempts": sum(1 for item in collected if item["attempts"]),
+        "attempts": sum(item["attempts"] for item in collected),
+        "addresses": len(set(source["address"] for item in collected for source in item["sources"])),
+        "packets_counted": sum(counted) if counted else None,
+        "log_limited": sum(1 for item in collected if item["log_limited"]),
+        "suspected_print_servers": len(suspects),
+    }
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "generator": GENERATOR,
+        "name": MONITOR,
+        "title": _text(title, "title") or "netsec.bjnp %s" % MONITOR,
+        "generated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "change_id": _text(change_id, "change_id") or None,
+        "summary": summary,
+        "managed": managed,
+        "suspected_print_servers": suspects,
+    }
+
+
+def _host_notes(item):
+    """What a reader must know about one host's numbers, in words."""
+    if not item["collected"]:
+        return ["not collected: %s" % item["error"]]
+    notes = []
+    if item["log_limited"]:
+        notes.append("the log is rate-limited: more attempts were blocked than logged%s" % (
+            " (the counters counted %d packets since the rules were loaded)" % item["packets_counted"]
+            if item["packets_counted"] is not None else ""))
+    if item["truncated"]:
+        notes.append("only the newest log lines were read (max_lines): older attempts are missing")
+    if not item["counters_available"]:
+        notes.append("no counters on this backend: only the log tells")
+    return notes + item["warnings"]
+
+
+def _many(number, word, plural=None):
+    """``1 source``, ``2 sources``."""
+    return "%d %s" % (number, word if number == 1 else plural or word + "s")
+
+
+def _suspect_text(suspect):
+    return "%s (%s, %s, seen on %s): %s" % (
+        suspect["address"], ", ".join(suspect["ports"]), _many(suspect["connections"], "connection"),
+        ", ".join(suspect["hosts"]),
+        "if it is a print server, add %s" % suspect["allow_line"] if suspect["allow_entry"] else suspect["problem"])
+
+
+def monitor_message(document, hosts=MESSAGE_HOSTS, suspects=MESSAGE_SUSPECTS):
+    """The playbook's closing lines: hosts with attempts first (most first), then the suspects."""
+    summary = document["summary"]
+    lines = ["%s from %s on %d of %s%s; %s" % (
+        _many(summary["attempts"], "attempt"), _many(summary["addresses"], "source address", "source addresses"),
+        summary["with_attempts"], _many(summary["managed"], "managed host"),
+        " (%d not collected)" % summary["not_collected"] if summary["not_collected"] else "",
+        _many(summary["suspected_print_servers"], "suspected print server"))]
+    ordered = sorted(document["managed"], key=lambda item: (item["collected"], -item["attempts"]))
+    ordered = [item for item in ordered if not item["collected"] or item["attempts"]]
+    for item in ordered[:hosts]:
+        if item["collected"]:
+            lines.append("%s: %s from %s%s" % (
+                item["inventory_hostname"], _many(item["attempts"], "attempt"), _many(item["addresses"], "source"),
+                " (log rate-limited)" if item["log_limited"] else ""))
+        else:
+            lines.append("%s: not collected: %s" % (item["inventory_hostname"], item["error"]))
+    if len(ordered) > hosts:
+        lines.append("... and %d more hosts with attempts (see the report)" % (len(ordered) - hosts))
+    quiet = summary["collected"] - summary["with_attempts"]
+    if quiet:
+        lines.append("%s without attempts" % _many(quiet, "host"))
+    for suspect in document["suspected_print_servers"][:suspects]:
+        lines.append("possibly a print server you forgot to allow: " + _suspect_text(suspect))
+    if len(document["suspected_print_servers"]) > suspects:
+        lines.append("... and %d more suspected print servers (see the report)"
+                     % (len(document["suspected_print_servers"]) - suspects))
+    return lines
+
+
+def _source_line(source):
+    return "%s %s: %d packets, %s connections, first %s, last %s%s%s" % (
+        source["address"], _port_text(source["protocol"], source["port"]), source["packets"],
+        "?" if source["connections"] is None else source["connections"], source["first_seen"] or "?",
+        source["last_seen"] or "?", ", %s mode" % source["mode"] if source["mode"] else "",
+        " to %s" % ", ".join(source["destinations"]) if source["destinations"] else "")
+
+
+def _finish_suites(root, suites):
+    total = failures = errors = 0
+    for suite in suites:
+        cases = suite.findall("testcase")
+        failed = sum(1 for case in cases if case.find("failure") is not None)
+        erred = sum(1 for case in cases if case.find("error") is not None)
+        for key, number in (("tests", len(cases)), ("failures", failed), ("errors", erred), ("skipped", 0)):
+            suite.set(key, str(number))
+        suite.set("time", "0")
+        total, failures, errors = total + len(cases), failures + failed, errors + erred
+        root.append(suite)
+    root.set("tests", str(total))
+    root.set("failures", str(failures))
+    root.set("errors", str(errors))
+
+
+def render_monitor_junit(document):
+    """JUnit XML: bjnp.attempts (a managed host with attempts fails, one not collected errs) and
+    bjnp.print_servers (every suspected print server fails), so a CI job can gate on either."""
+    root = ET.Element("testsuites", name=xml_text(document["title"]))
+    stamp = document["generated"][:-1]
+    hosts_suite = ET.Element("testsuite", name="bjnp.attempts", timestamp=stamp)
+    properties = ET.SubElement(hosts_suite, "properties")
+    for key in ("name", "change_id", "generated"):
+        if document[key]:
+            ET.SubElement(properties, "property", name=key, value=xml_text(document[key]))
+    for item in document["managed"]:
+        host = item["inventory_hostname"]
+        case = ET.SubElement(hosts_suite, "testcase", classname="bjnp.attempts", name=xml_text(host), time="0")
+        if not item["collected"]:
+            error = ET.SubElement(case, "error", type="not_collected",
+                                  message=xml_text("%s: attempts not collected" % host))
+            error.text = xml_text(item["error"])
+        elif item["attempts"]:
+            failure = ET.SubElement(case, "failure", type="attempts", message=xml_text(
+                "%s: %s from %s" % (host, _many(item["attempts"], "blocked attempt"),
+                                    _many(item["addresses"], "source"))))
+            failure.text = xml_text("\n".join(_source_line(source) for source in item["sources"]))
+        out = ["since: %s" % item["since"], "log_source: %s" % item["log_source"], "backend: %s" % item["backend"],
+               "packets_counted: %s" % item["packets_counted"]] if item["collected"] else []
+        out.extend("note: %s" % note for note in _host_notes(item) if item["collected"])
+        if out:
+            ET.SubElement(case, "system-out").text = xml_text("\n".join(out))
+    suites = [hosts_suite]
+    if document["suspected_print_servers"]:
+        servers_suite = ET.Element("testsuite", name="bjnp.print_servers", timestamp=stamp)
+        for suspect in document["suspected_print_servers"]:
+            case = ET.SubElement(servers_suite, "testcase", classname="bjnp.print_servers",
+                                 name=xml_text(suspect["address"]), time="0")
+            failure = ET.SubElement(case, "failure", type="suspected_print_server", message=xml_text(
+                "%s looks like a print server that is not allowed" % suspect["address"]))
+            failure.text = xml_text(_suspect_text(suspect))
+        suites.append(servers_suite)
+    _finish_suites(root, suites)
+    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+# The probe pages' stylesheet plus the monitor's cells; every pair is AA (the unit tests check).
+_MONITOR_CSS = _CSS + """
+td.attempts{background:#ffb300;color:#222;font-weight:bold}
+td.quiet{background:#2e7d32;color:#fff}
+td.not-collected{background:#555;color:#fff}
+td.suspect{background:#c62828;color:#fff;font-weight:bold}
+pre{background:#f4f4f4;color:#222;padding:.3em .5em;margin:.2em 0;white-space:pre-wrap}
+"""
+
+
+def _monitor_state(item):
+    if not item["collected"]:
+        return "not-collected"
+    return "attempts" if item["attempts"] else "quiet"
+
+
+def render_monitor_html(document):
+    """One self-contained page: no scripts, no external resources, every string escaped."""
+    summary = document["summary"]
+    out = [
+        "<!DOCTYPE html>",
+        '<html lang="en"><head><meta charset="utf-8">',
+        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
+        '<meta name="generator" content="%s">' % GENERATOR,
+        "<title>%s</title>" % _e(document["title"]),
+        "<style>%s</style></head><body>" % _MONITOR_CSS,
+        "<h1>%s</h1>" % _e(document["title"]),
+        '<p class="meta">monitor report (who knocks on the closed BJNP and raw-print ports), generated %s%s</p>' % (
+            _e(document["generated"]),
+            ", change <code>%s</code>" % _e(document["change_id"]) if document["change_id"] else ""),
+        '<h2>Summary</h2><table id="summary" class="counts">',
+    ]
+    for key, label in (("managed", "managed hosts"), ("collected", "hosts read"),
+                       ("not_collected", "hosts not read"), ("with_attempts", "hosts with attempts"),
+                       ("attempts", "attempts logged"), ("addresses", "source addresses"),
+                       ("packets_counted", "packets counted since the rules were loaded"),
+                       ("log_limited", "hosts whose log was rate-limited"),
+                       ("suspected_print_servers", "suspected print servers")):
+        value = summary[key]
+        css = ' class="bad"' if key in ("not_collected", "suspected_print_servers") and value else ""
+        out.append('<tr data-key="%s"><th>%s</th><td%s>%s</td></tr>' % (
+            key, label, css, "n/a" if value is None else value))
+    out.append("</table>")
+
+    suspects = document["suspected_print_servers"]
+    out.append('<h2 id="print-servers">Possibly a print server you forgot to allow</h2>')
+    if suspects:
+        out.append("<p>These sources kept opening connections to TCP 9100 or 8611, as a print server sending "
+                   "jobs does. If one is a print server of yours, add its entry to <code>bjnp_allowed_sources</code> "
+                   "of the hosts it was seen on and run netsec.bjnp.remediate; if not, find out who it is.</p>")
+        out.append('<table id="suspects"><thead><tr><th>source</th><th>ports</th><th>connections</th>'
+                   "<th>seen on</th><th>add to the inventory</th></tr></thead><tbody>")
+        for suspect in suspects:
+            suggestion = ("<pre>%s</pre>" % _e(suspect["allow_line"]) if suspect["allow_entry"]
+                          else '<span class="bad">%s</span>' % _e(suspect["problem"]))
+            out.append('<tr data-address="%s"><td class="suspect" data-address="%s" data-state="suspect">%s</td>'
+                       "<td>%s</td><td>%d</td><td>%s</td><td>%s</td></tr>" % (
+                           _e(suspect["address"]), _e(suspect["address"]), _e(suspect["address"]),
+                           _e(", ".join(suspect["ports"])), suspect["connections"],
+                           _e(", ".join(suspect["hosts"])), suggestion))
+        out.append("</tbody></table>")
+    else:
+        out.append("<p>None: no source looked like a print server.</p>")
+
+    out.append("<h2>Attempts per host</h2>")
+    if document["managed"]:
+        out.append('<p class="legend">Cells: amber attempts were logged, green none, grey the host could not '
+                   "be read. Counted: every packet since the rules were loaded; logged: rate-limited.</p>")
+        out.append('<table id="hosts"><thead><tr><th>host</th><th>attempts logged</th><th>sources</th>'
+                   "<th>per port: logged / counted</th><th>log</th><th>backend</th><th>since</th><th>notes</th>"
+                   "</tr></thead><tbody>")
+        for item in document["managed"]:
+            state = _monitor_state(item)
+            ports = "<br>".join("%s: %d / %s" % (
+                _e(_port_text(total["protocol"], total["port"])), total["packets_logged"],
+                "n/a" if total["packets_counted"] is None else total["packets_counted"]) for total in item["totals"])
+            out.append('<tr data-host="%s"><td>%s</td><td class="%s" data-host="%s" data-state="%s">%s</td>'
+                       "<td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+                           _e(item["inventory_hostname"]), _e(item["inventory_hostname"]), state,
+                           _e(item["inventory_hostname"]), state,
+                           item["attempts"] if item["collected"] else "not read", item["addresses"], ports,
+                           _e(item["log_source"] or ""), _e(item["backend"] or ""), _e(item["since"] or ""),
+                           "<br>".join(_e(note) for note in _host_notes(item))))
+        out.append("</tbody></table>")
+    else:
+        out.append("<p>No managed host was given.</p>")
+
+    with_sources = [item for item in document["managed"] if item["sources"]]
+    if with_sources:
+        out.append('<h2>Sources that hit our rules</h2><table id="sources"><thead><tr><th>host</th>'
+                   "<th>source</th><th>port</th><th>packets</th><th>connections</th><th>first seen</th>"
+                   "<th>last seen</th><th>mode</th><th>destinations</th></tr></thead><tbody>")
+        for item in with_sources:
+            for source in item["sources"][:HTML_SOURCES_PER_HOST]:
+                out.append('<tr data-host="%s" data-address="%s" data-port="%s"><td>%s</td><td>%s</td><td>%s</td>'
+                           "<td>%d</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td></tr>" % (
+                               _e(item["inventory_hostname"]), _e(source["address"]),
+                               _e(_port_text(source["protocol"], source["port"])),
+                               _e(item["inventory_hostname"]), _e(source["address"]),
+                               _e(_port_text(source["protocol"], source["port"])), source["packets"],
+                               "" if source["connections"] is None else source["connections"],
+                               _e(source["first_seen"]), _e(source["last_seen"]), _e(source["mode"]),
+                               _e(", ".join(source["destinations"]))))
+            if len(item["sources"]) > HTML_SOURCES_PER_HOST:
+                out.append('<tr><td>%s</td><td colspan="8">... and %d more sources (the JSON report has them all)'
+                           "</td></tr>" % (_e(item["inventory_hostname"]),
+                                           len(item["sources"]) - HTML_SOURCES_PER_HOST))
+        out.append("</tbody></table>")
+
+    out.append('<p class="meta">Source addresses are personal data in many jurisdictions: keep this report only '
+               "as long as your retention policy allows. Written by %s, schema_version %d.</p></body></html>"
+               % (GENERATOR, SCHEMA_VERSION))
+    return "\n".join(out) + "\n"
+
+
+MONITOR_RENDERERS = {"json": render_json, "junit": render_monitor_junit, "html": render_monitor_html}

@@ -10,13 +10,18 @@ __metaclass__ = type
 DOCUMENTATION = r"""
 ---
 module: report
-short_description: Write the JSON, JUnit XML and HTML reports of a BJNP detect, remediate or verify run
+short_description: Write the JSON, JUnit XML and HTML reports of a BJNP detect, remediate, verify or monitor run
 version_added: 0.1.0
 description:
   - Combines what a run found and did (probe results from M(netsec.bjnp.probe), local listeners,
     the firewall role's C(bjnp_firewall_result) per host) into one report and writes it as JSON
     (stable, documented keys), JUnit XML (one test case per host and port; an C(open) port is a
     failure) and a self-contained HTML page.
+  - With O(name=monitor) it reports the blocked attempts that M(netsec.bjnp.attempts) read on each
+    managed host instead (O(attempts)), per host the sources that hit the rules, and the sources that
+    look like a print server missing from C(bjnp_allowed_sources), with the entry to add. Its JUnit
+    file has one test case per managed host (a failure when attempts were seen) and one per suspected
+    print server (a failure).
   - Files are named C(<name>-<UTC timestamp>.json|.xml|.html) in O(dir); a copy named
     C(<name>-latest.*) is replaced atomically next to them.
   - "Meant to run once on the controller (C(delegate_to: localhost), C(run_once: true))."
@@ -34,7 +39,7 @@ options:
       - Which run this is; the first part of every file name.
     type: str
     required: true
-    choices: [detect, remediate, verify, rollback]
+    choices: [detect, remediate, verify, rollback, monitor]
   probe:
     description:
       - A registered M(netsec.bjnp.probe) result (its RV(netsec.bjnp.probe#module:hosts) and
@@ -62,6 +67,15 @@ options:
         managed hosts among the probed addresses.
     type: dict
     default: {}
+  attempts:
+    description:
+      - Only with O(name=monitor), and the only input it reads. Inventory hostname to the host's
+        M(netsec.bjnp.attempts) result (C(since), C(log_source), C(backend), C(counters_available),
+        C(counters), C(sources), C(totals), C(log_limited), C(suspected_print_servers), C(truncated),
+        C(warnings)), or to a failed result (C(failed), C(msg)) for a host that could not be read.
+    type: dict
+    default: {}
+    version_added: 0.2.0
   change_id:
     description:
       - Change ticket of the maintenance window, shown in every format.
@@ -91,6 +105,11 @@ attributes:
 notes:
   - Identity strings come from the network and are untrusted; the HTML page escapes them, carries
     a Content-Security-Policy that forbids scripts and remote loads, and needs no external resource.
+  - Source addresses in a monitor report come from log lines, which are untrusted too (anyone who may
+    write to the log can forge one); they are escaped the same way, and an allow entry is suggested only
+    when it is an address or network the firewall role accepts.
+  - A monitor report holds source addresses, personal data in many jurisdictions; keep the files only
+    as long as your retention policy allows.
 """
 
 EXAMPLES = r"""
@@ -118,6 +137,20 @@ EXAMPLES = r"""
   delegate_to: localhost
   run_once: true
 
+- name: Report who knocked on the closed ports (netsec.bjnp.monitor does this)
+  netsec.bjnp.report:
+    dir: "{{ bjnp_report_dir }}"
+    name: monitor
+    # inventory_hostname -> registered netsec.bjnp.attempts result
+    attempts: "{{ bjnp_attempts_results }}"
+  delegate_to: localhost
+  run_once: true
+  register: bjnp_monitor_report
+
+- name: Say what was seen
+  ansible.builtin.debug:
+    msg: "{{ bjnp_monitor_report.message }}"
+
 - name: Show where the page is
   ansible.builtin.debug:
     msg: "{{ bjnp_report.summary.exposed }} exposed, see {{ bjnp_report.latest.html }}"
@@ -139,8 +172,24 @@ latest:
   sample:
     json: /var/lib/bjnp/reports/detect-latest.json
     html: /var/lib/bjnp/reports/detect-latest.html
+message:
+  description: With O(name=monitor), the lines a playbook shows at the end of the run; per host with
+    attempts the number of attempts and sources (the first 20), and each suspected print server with the
+    allow-list entry to add (the first 10); counts of the rest.
+  returned: success, name is monitor
+  type: list
+  elements: str
+  version_added: 0.2.0
+  sample:
+    - 4 attempts from 1 source address on 1 of 2 managed hosts; 1 suspected print server
+    - "printhost: 4 attempts from 1 source"
+    - 1 host without attempts
+    - 'possibly a print server you forgot to allow: 10.0.0.20 (tcp/9100, 4 connections, seen on printhost):
+       if it is a print server, add bjnp_allowed_sources: [..., "10.0.0.20"]'
 summary:
-  description: The report's C(summary) (see C(docs/reports.md)).
+  description: The report's C(summary) (see C(docs/reports.md)); with O(name=monitor) the monitor
+    summary (C(managed), C(collected), C(not_collected), C(with_attempts), C(attempts), C(addresses),
+    C(packets_counted), C(log_limited), C(suspected_print_servers)) instead of the keys below.
   returned: success
   type: dict
   contains:
@@ -195,9 +244,13 @@ from ansible.module_utils.common.text.converters import to_bytes, to_native
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import (
     EXTENSIONS,
     FORMATS,
+    MONITOR,
+    MONITOR_RENDERERS,
     NAMES,
     RENDERERS,
     build_document,
+    build_monitor_document,
+    monitor_message,
     timestamp,
     utc_now,
 )
@@ -231,11 +284,12 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             dir=dict(type="path", required=True),
-            name=dict(type="str", required=True, choices=list(NAMES)),
+            name=dict(type="str", required=True, choices=list(NAMES) + [MONITOR]),
             probe=dict(type="dict", default={}),
             listeners=dict(type="dict", default={}),
             firewall=dict(type="dict", default={}),
             inventory=dict(type="dict", default={}),
+            attempts=dict(type="dict", default={}),
             change_id=dict(type="str"),
             formats=dict(type="list", elements="str", choices=list(FORMATS), default=list(FORMATS)),
             title=dict(type="str"),
@@ -247,12 +301,25 @@ def main():
     if not formats:
         module.fail_json(msg="formats is empty: give at least one of %s" % ", ".join(FORMATS))
     now = utc_now()
+    monitor = params["name"] == MONITOR
+    # Input the report would not read is refused, not dropped without a word.
+    unread = [key for key in (("probe", "listeners", "firewall", "inventory") if monitor else ("attempts",))
+              if params[key]]
+    if unread:
+        module.fail_json(msg="%s %s not read by the %s report: %s" % (
+            " and ".join(unread), "are" if len(unread) > 1 else "is", params["name"],
+            "give attempts only" if monitor else "attempts is for name=monitor"))
     try:
-        document = build_document(params["name"], probe=params["probe"], listeners=params["listeners"],
-                                  firewall=params["firewall"], inventory=params["inventory"],
-                                  change_id=params["change_id"], title=params["title"], now=now)
+        if monitor:
+            document = build_monitor_document(params["attempts"], change_id=params["change_id"],
+                                              title=params["title"], now=now)
+        else:
+            document = build_document(params["name"], probe=params["probe"], listeners=params["listeners"],
+                                      firewall=params["firewall"], inventory=params["inventory"],
+                                      change_id=params["change_id"], title=params["title"], now=now)
     except ValueError as exc:
         module.fail_json(msg="bad report input: %s" % exc)
+    renderers = MONITOR_RENDERERS if monitor else RENDERERS
 
     directory = params["dir"]
     if os.path.exists(directory) and not os.path.isdir(directory):
@@ -262,6 +329,8 @@ def main():
     latest = dict((fmt, os.path.join(directory, "%s-latest.%s" % (params["name"], EXTENSIONS[fmt])))
                   for fmt in formats)
     result = dict(changed=True, paths=paths, latest=latest, summary=document["summary"])
+    if monitor:
+        result["message"] = monitor_message(document)
     if module.check_mode:
         module.exit_json(**result)
 
@@ -271,7 +340,7 @@ def main():
             # Reports list the network's exposures: not for every local user.
             os.chmod(directory, 0o750)
         for fmt in formats:
-            data = to_bytes(RENDERERS[fmt](document), errors="surrogate_or_replace")
+            data = to_bytes(renderers[fmt](document), errors="surrogate_or_replace")
             write_atomically(paths[fmt], data)
             write_atomically(latest[fmt], data)
     except (IOError, OSError) as exc:

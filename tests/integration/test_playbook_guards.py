@@ -104,7 +104,7 @@ CHANGE = ["-e", "bjnp_hosts=printers", "-e", "bjnp_change_id=IT-GUARDS"]
 
 # --- 1. a pattern that matches no host -------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["detect", "verify"])
+@pytest.mark.parametrize("name", ["detect", "verify", "monitor"])
 def test_a_gate_fails_when_bjnp_hosts_matches_no_host(workdir, inventory, name):
     message = refused(playbook(workdir, inventory, name, "-e", "bjnp_hosts=printres"))
     assert 'bjnp_hosts "printres" matches no host of the inventory: nothing would be checked' in message
@@ -117,13 +117,15 @@ def test_a_gate_fails_when_the_limit_leaves_none_of_its_hosts(workdir, inventory
     assert 'bjnp_hosts "printers" matches no host of the inventory within --limit "others"' in message
 
 
-@pytest.mark.parametrize("name, args", [("detect", []), ("remediate", ["-e", "bjnp_change_id=IT-GUARDS"])])
+@pytest.mark.parametrize("name, args", [("detect", []), ("remediate", ["-e", "bjnp_change_id=IT-GUARDS"]),
+                                        ("monitor", [])])
 def test_bjnp_hosts_from_the_inventory_is_refused(workdir, name, args):
     # A play's hosts: cannot read the inventory: detect would run on every host instead.
     inventory = write_inventory(workdir, group_vars={"bjnp_hosts": "printers"})
     assert refused(playbook(workdir, inventory, name, *args)).endswith(
         'bjnp_hosts "printers" is set in the inventory (host or group vars), where the play\'s hosts: cannot read it '
-        "(remediate and rollback would find no hosts, detect and verify every host): give it with -e bjnp_hosts=printers")
+        "(remediate and rollback would find no hosts, detect, verify and monitor every host): "
+        "give it with -e bjnp_hosts=printers")
     assert reports(workdir) == []
 
 
@@ -219,3 +221,45 @@ def test_remediate_starts_with_one_host_and_stops_at_its_failure(workdir, invent
 
 def test_a_rollback_reaches_every_host_at_once(workdir, inventory):
     assert playbook(workdir, inventory, "rollback", *CHANGE).contacted() == PRINTERS
+
+
+# --- 4. monitor: read-only, but its variables are checked like the others' ----------------------------
+
+@pytest.mark.parametrize("args, message", [
+    (["-e", "bjnp_fail_on_attempts=ture"],
+     'bjnp_fail_on_attempts "ture": is not a boolean (true/false, yes/no, on/off or 1/0) (every target host)'),
+    (["-e", "bjnp_monitor_since=yesterday"], 'bjnp_monitor_since "yesterday": '),
+    (["-e", "bjnp_monitor_log_source=syslog"],
+     'bjnp_monitor_log_source "syslog": value of bjnp_monitor_log_source must be one of: auto, journal, kern.log, '
+     "kmsg, none, got: syslog"),
+    (["-e", "bjnp_print_server_min_connections=0"], 'bjnp_print_server_min_connections "0" must be at least 1'),
+    (["-e", "bjnp_print_server_min_connections=many"], 'bjnp_print_server_min_connections "many": is not an int'),
+    (["-e", '{"bjnp_report_formats": ["pdf"]}'], "value of bjnp_report_formats must be one or more of: json, junit, html"),
+    (["-e", '{"bjnp_ports": [{"protocol": "tpc", "port": 9100}]}'], "value of protocol must be one of: tcp, udp, got: tpc"),
+    (["-e", "bjnp_backend=nft"], 'bjnp_backend "nft": value of bjnp_backend must be one of'),
+])
+def test_monitor_refuses_bad_values_before_any_host(workdir, inventory, args, message):
+    assert message in refused(playbook(workdir, inventory, "monitor", *args))
+    assert reports(workdir) == []
+
+
+def test_monitor_refuses_typos_with_the_closest_name(workdir):
+    inventory = write_inventory(workdir, hosts={"printers": {"p1": {"bjnp_monitor_sinse": "2h"}, "p2": {}}})
+    message = refused(playbook(workdir, inventory, "monitor", "-e", "bjnp_fail_on_attempt=true"))
+    assert "bjnp_fail_on_attempt is not a variable of netsec.bjnp (did you mean bjnp_fail_on_attempts?) (every target host)" in message
+    assert "bjnp_monitor_sinse is not a variable of netsec.bjnp (did you mean bjnp_monitor_since?) (host p1)" in message
+
+
+def test_a_monitor_whose_hosts_cannot_be_read_reports_them_and_fails(workdir, inventory):
+    # Past the checks every host is reached; none has Python here, so none can be read: the report
+    # names each one, and the run fails after writing it instead of passing on nothing.
+    run = playbook(workdir, inventory, "monitor", "-e", "bjnp_hosts=printers", "-e", "bjnp_monitor_since=2h")
+    assert run.returncode != 0
+    assert run.contacted() == PRINTERS
+    with open(os.path.join(workdir, "bjnp-reports", "monitor-latest.json")) as handle:
+        document = json.load(handle)
+    assert document["summary"]["managed"] == 5 and document["summary"]["not_collected"] == 5
+    assert all("interpreter" in item["error"] for item in document["managed"]), document["managed"]
+    failed = [host for dummy, task, host, result in run.results()
+              if task == "Fail the hosts whose attempts could not be read" and result.get("failed")]
+    assert failed == PRINTERS

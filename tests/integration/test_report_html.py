@@ -39,8 +39,8 @@ BIN = os.path.join(ROOT, ".venv", "bin")
 CHROMIUM = shutil.which("chromium")
 HOSTILE_MODEL = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
 # The stylesheet's state colours (plugins/module_utils/bjnp_report.py).
-RED, GREEN = (0xc6, 0x28, 0x28), (0x2e, 0x7d, 0x32)
-WHITE = (255, 255, 255)
+RED, GREEN, AMBER = (0xc6, 0x28, 0x28), (0x2e, 0x7d, 0x32), (0xff, 0xb3, 0x00)
+WHITE, DARK = (255, 255, 255), (0x22, 0x22, 0x22)
 
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed "
                                 "(tools/install-host-deps.sh installs it)")
@@ -174,9 +174,14 @@ def over(colour, background):
     return tuple(int(round(alpha * c + (1 - alpha) * b)) for c, b in zip(colour[:3], background))
 
 
-def computed_cell_colours(workdir, url):
-    """{(address, port): (state, text RGB, background RGB)} of every port cell, as Chromium
-    computed them; a transparent background is what shows through from the ancestors."""
+def port_cell(attributes):
+    return (attributes["data-address"], attributes["data-port"])
+
+
+def computed_cell_colours(workdir, url, key=port_cell):
+    """{key(cell attributes): (state, text RGB, background RGB)} of every coloured cell (a td with
+    data-state; by default keyed (address, port)), as Chromium computed them; a transparent
+    background is what shows through from the ancestors."""
     devtools = DevTools(workdir)
     try:
         target = devtools.send("Target.createTarget", url="about:blank")["targetId"]
@@ -219,7 +224,7 @@ def computed_cell_colours(workdir, url):
         for node_id, attributes in cells:
             painted = background(node_id)
             text = over(css_rgba(style(node_id)["color"]), painted)
-            found[(attributes["data-address"], attributes["data-port"])] = (attributes["data-state"], text, painted)
+            found[key(attributes)] = (attributes["data-state"], text, painted)
         return found
     finally:
         devtools.close()
@@ -416,4 +421,73 @@ def test_before_after_report_shows_what_changed(start_emulator, workdir, report_
     assert bytes(bytearray(GREEN)) in colours and bytes(bytearray(RED)) not in colours
     computed = computed_cell_colours(workdir, "file://" + result["paths"]["html"])
     assert computed[(printer.address, "tcp/9100")] == ("closed", WHITE, GREEN)
+    assert_aa_contrast(computed)
+
+
+# A collector result as netsec.bjnp.attempts returns it. The address of the second source is what a
+# forged log line (`logger "netsec-bjnp: ... SRC=<script>..."` into a journal read without the kernel
+# match) could carry: the page must show it as text and suggest no allow entry for it.
+FORGED_SOURCE = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
+
+
+def attempts_result(sources, suspects, **extra):
+    result = {"changed": False, "since": "2026-11-25T08:00:00Z", "log_source": "journal", "backend": "nftables",
+              "counters_available": True, "log_limited": False, "truncated": False, "warnings": [],
+              "counters": [{"mode": "host", "protocol": "tcp", "ports": "9100",
+                            "packets": sum(s["packets"] for s in sources), "bytes": 0}],
+              "totals": [{"protocol": "tcp", "port": 9100, "packets_logged": sum(s["packets"] for s in sources),
+                          "packets_counted": sum(s["packets"] for s in sources), "sources": len(sources)}],
+              "sources": sources, "suspected_print_servers": suspects}
+    result.update(extra)
+    return result
+
+
+def knock(address, packets):
+    return {"address": address, "protocol": "tcp", "port": 9100, "packets": packets, "connections": packets,
+            "first_seen": "2026-11-25T09:00:00Z", "last_seen": "2026-11-25T11:00:00Z", "mode": "host",
+            "destinations": []}
+
+
+def test_monitor_report_renders_in_chromium(workdir, report_dir):
+    attempts = {
+        "printhost": attempts_result([knock("10.0.0.20", 7), knock(FORGED_SOURCE, 1)],
+                                     [{"address": "10.0.0.20", "ports": ["tcp/9100"], "connections": 7,
+                                       "allow_entry": "10.0.0.20"},
+                                      {"address": FORGED_SOURCE, "ports": ["tcp/9100"], "connections": 3,
+                                       "allow_entry": FORGED_SOURCE}], log_limited=True),
+        "quiethost": attempts_result([], []),
+        "brokenhost": {"failed": True, "msg": "cannot read the journal: <b>denied</b>"},
+    }
+    result = ansible_module("netsec.bjnp.report", {"dir": report_dir, "name": "monitor", "attempts": attempts,
+                                                   "title": "Monitor <lab>"})
+    assert result["summary"]["suspected_print_servers"] == 2 and result["summary"]["not_collected"] == 1
+    url = "file://" + result["latest"]["html"]
+
+    page = Page(chromium(workdir, url, "--dump-dom"))
+    assert page.title == "Monitor <lab>"
+    tags = set(tag for tag, _attrs in page.elements)
+    assert not tags & {"script", "img", "b", "iframe", "object", "link"}, tags
+    assert all(not name.startswith("on") and name not in ("src", "href") for _tag, attrs in page.elements
+               for name in attrs)
+    text = "".join(page.text)
+    assert FORGED_SOURCE in text and "cannot read the journal: <b>denied</b>" in text
+    assert 'bjnp_allowed_sources: [..., "10.0.0.20"]' in text
+    assert "bjnp_allowed_sources: [..., \"<script>" not in text and "not suggested" in text
+    states = dict((attrs.get("data-host") or attrs.get("data-address"), attrs["data-state"])
+                  for tag, attrs in page.elements if tag == "td" and "data-state" in attrs)
+    assert states == {"printhost": "attempts", "quiethost": "quiet", "brokenhost": "not-collected",
+                      "10.0.0.20": "suspect", FORGED_SOURCE: "suspect"}
+
+    # Painted: the suspects red, a host with attempts amber, a quiet one green.
+    screenshot = os.path.join(workdir, "monitor.png")
+    chromium(workdir, url, "--screenshot=%s" % screenshot, "--window-size=1400,1200", "--hide-scrollbars")
+    colours = png_pixels(screenshot)
+    for colour in (RED, GREEN, AMBER):
+        assert bytes(bytearray(colour)) in colours, colour
+
+    computed = computed_cell_colours(workdir, url, key=lambda attrs: attrs.get("data-host") or attrs["data-address"])
+    assert set(computed) == set(states)
+    assert computed["printhost"] == ("attempts", DARK, AMBER)
+    assert computed["quiethost"] == ("quiet", WHITE, GREEN)
+    assert computed["10.0.0.20"] == ("suspect", WHITE, RED)
     assert_aa_contrast(computed)

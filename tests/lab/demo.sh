@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The netsec.bjnp demo lab: podman containers on two internal podman networks, then the
-# maintenance-window workflow detect -> remediate -> verify -> rollback -> detect.
+# maintenance-window workflow detect -> remediate -> verify -> monitor (a forgotten print
+# server named, allowed by a second remediate) -> rollback -> detect.
 #
 #   bash tests/lab/demo.sh          build (or rebuild) the lab and run the workflow
 #   bash tests/lab/demo.sh up       build the lab only (tests/lab/inventory.yml drives it)
@@ -26,10 +27,11 @@ printers_net="$prefix-printers"
 printers_subnet="$printers.0/24"
 inventory="${BJNP_LAB_INVENTORY:-$here/inventory.yml}"
 report_dir="${BJNP_DEMO_REPORT_DIR:-$repo/reports/demo}"
-containers=(controller printserver printhost gateway printer-1)
+containers=(controller printserver printserver-2 printhost gateway printer-1)
 
 # The lab's addresses; tests/lab/inventory.yml names the same ones.
-declare -A office_ip=([controller]="$office.10" [printserver]="$office.20"
+# printserver-2 is the print server someone forgot in bjnp_allowed_sources.
+declare -A office_ip=([controller]="$office.10" [printserver]="$office.20" [printserver-2]="$office.21"
                       [printhost]="$office.30" [gateway]="$office.2")
 printer_ip="$printers.50"
 gateway_printers_ip="$printers.2"
@@ -108,15 +110,21 @@ up() {
   ensure_network "$office_net" "$office_subnet"
   ensure_network "$printers_net" "$printers_subnet"
 
+  # The hosts whose rules log (bjnp_log_attempts) read the kernel log the way a real host does:
+  # /dev/kmsg, with CAP_SYSLOG. The kernel logs packets of a container's own network namespace
+  # only with nf_log_all_netns (a runtime setting of this machine, gone at reboot).
+  sysctl -q -w net.netfilter.nf_log_all_netns=1
+  local kernel_log=(--device /dev/kmsg --cap-add SYSLOG)
   run_container controller --network "$office_net:ip=${office_ip[controller]}"
   run_container printserver --network "$office_net:ip=${office_ip[printserver]}"
-  run_container printhost --network "$office_net:ip=${office_ip[printhost]}"
+  run_container printserver-2 --network "$office_net:ip=${office_ip[printserver-2]}"
+  run_container printhost --network "$office_net:ip=${office_ip[printhost]}" "${kernel_log[@]}"
   run_container gateway --network "$office_net:ip=${office_ip[gateway]}" \
-    --network "$printers_net:ip=$gateway_printers_ip" --sysctl net.ipv4.ip_forward=1
+    --network "$printers_net:ip=$gateway_printers_ip" --sysctl net.ipv4.ip_forward=1 "${kernel_log[@]}"
   run_container printer-1 --network "$printers_net:ip=$printer_ip"
 
   # Internal networks have no default route: the office reaches the printers through gateway.
-  for name in controller printserver printhost; do
+  for name in controller printserver printserver-2 printhost; do
     in_lab "$name" ip route add "$printers_subnet" via "${office_ip[gateway]}"
   done
   in_lab printer-1 ip route add "$office_subnet" via "$gateway_printers_ip"
@@ -171,6 +179,54 @@ EOF
 }
 counts() { echo "$(value "$1" summary.exposed) / $(value "$1" summary.open_ports)"; }
 
+# A print server retrying raw print the way CUPS does: $2 connection attempts to 9100 of each
+# printer, each ended before TCP would resend its SYN (so one attempt is one logged packet).
+knock() {
+  in_lab "$1" python3 -c '
+import socket, sys
+for address in sys.argv[2:]:
+    for attempt in range(int(sys.argv[1])):
+        sock = socket.socket(socket.AF_INET6 if ":" in address else socket.AF_INET)
+        sock.settimeout(0.5)
+        try:
+            sock.connect((address, 9100))
+            sys.exit("%s:9100 accepted a connection: not blocked" % address)
+        except OSError:
+            pass
+        finally:
+            sock.close()
+' "$2" "$printer_ip" "${office_ip[printhost]}"
+  echo "ok: $1 tried 9100 $2 times on printer-1 and printhost, blocked every time"
+}
+
+# One raw print job from a container to a printer's 9100.
+print_job() {
+  in_lab "$1" python3 -c '
+import socket, sys
+with socket.create_connection((sys.argv[1], 9100), timeout=5) as sock:
+    sock.sendall(b"%!PS netsec.bjnp demo job\n")
+' "$2"
+}
+
+# The allow entry monitor suggests for address $1, checked against the report: the only
+# suspected print server, seen on both hosts with $2 connections in all.
+suspect() {
+  python3 - "$report_dir/monitor-latest.json" "$1" "$2" <<'EOF'
+import json
+import sys
+report = json.load(open(sys.argv[1]))
+suspects = report["suspected_print_servers"]
+expected = [(sys.argv[2], int(sys.argv[3]), ["gateway", "printhost"])]
+found = [(s["address"], s["connections"], sorted(s["hosts"])) for s in suspects]
+if found != expected:
+    sys.exit("monitor suspected %s, expected %s" % (found, expected))
+per_host = dict((m["inventory_hostname"], m["attempts"]) for m in report["managed"])
+if per_host != {"gateway": 3, "printhost": 3}:
+    sys.exit("monitor counted %s attempts, expected 3 on each host" % per_host)
+print(suspects[0]["allow_entry"])
+EOF
+}
+
 declare -a steps=()
 step() {
   local label="$1"; shift
@@ -209,7 +265,7 @@ unchanged() {
 }
 
 flow() {
-  local began="$1" exposed before after_fix after_verify after_rollback backends
+  local began="$1" exposed before after_fix after_verify after_rollback backends suggestion
   local -a jobs_start jobs_fixed jobs_verified
   rm -rf "$report_dir"
   original="$(rulesets)"
@@ -243,9 +299,29 @@ flow() {
   done
   echo "ok: printserver still prints: its test jobs reached both printers after remediate and at verify"
 
-  step "6 remediate --tags rollback" playbook netsec.bjnp.remediate --tags rollback -e bjnp_change_id=DEMO-1
+  local since jobs_forgotten jobs_allowed
+  since="$(date +%s)"
+  sleep 1
+  jobs_forgotten=("$(spool_count printer-1)" "$(spool_count printhost)")
+  step "6 printserver-2 (not allowed) tries to print" knock printserver-2 3
+  [ "$(spool_count printer-1) $(spool_count printhost)" = "${jobs_forgotten[*]}" ] ||
+    die "printserver-2's attempts got through before it was allowed"
+  step "7 monitor (read-only)" playbook netsec.bjnp.monitor -e "bjnp_monitor_since=$since"
+  suggestion="$(suspect "${office_ip[printserver-2]}" 6)"
+  echo "ok: monitor names printserver-2 with 3 attempts on each host and suggests $suggestion"
+
+  step "8 remediate with the suggested entry" playbook netsec.bjnp.remediate -e bjnp_change_id=DEMO-2 \
+    -e "{\"bjnp_allowed_sources\": [\"${office_ip[printserver]}\", \"$suggestion\"]}"
+  jobs_allowed=("$(spool_count printer-1)" "$(spool_count printhost)")
+  print_job printserver-2 "$printer_ip"
+  print_job printserver-2 "${office_ip[printhost]}"
+  sleep 1
+  expect "printserver-2's jobs after it was allowed (printer-1 printhost)" \
+    "$(spool_count printer-1) $(spool_count printhost)" "$((jobs_allowed[0] + 1)) $((jobs_allowed[1] + 1))"
+
+  step "9 remediate --tags rollback" playbook netsec.bjnp.remediate --tags rollback -e bjnp_change_id=DEMO-2
   unchanged "after the roll-back"
-  step "7 detect again" playbook netsec.bjnp.detect
+  step "10 detect again" playbook netsec.bjnp.detect
   after_rollback="$(counts detect)"
   expect "exposed addresses / open ports after rollback" "$after_rollback" "$before"
 
@@ -256,11 +332,13 @@ flow() {
        "($after_verify at verify), $after_rollback after rollback"
   echo "  rulesets unchanged by the refusal and the --check preview; the roll-back restored them exactly"
   echo "  firewall: $backends; allowed source printserver"
+  echo "  monitor: printserver-2 (forgotten) knocked 3 times on each host, suggested $suggestion;" \
+       "allowed by the second remediate, its jobs reached both printers"
   echo "  printserver's test jobs in the spool: printer-1 (through gateway) ${jobs_start[0]} -> ${jobs_verified[0]}," \
        "printhost ${jobs_start[1]} -> ${jobs_verified[1]}"
   echo "  reports (JSON, JUnit XML, HTML) in $report_dir:"
   local name
-  for name in detect remediate verify rollback; do
+  for name in detect remediate verify monitor rollback; do
     echo "    $name-latest.json $name-latest.xml $name-latest.html"
   done
 }

@@ -97,7 +97,7 @@ def test_no_task_or_play_name_holds_jinja():
 
 def test_the_templated_check_play_is_the_first_play_of_every_playbook_and_only_there():
     playbooks = sorted(glob.glob(os.path.join(ROOT, "playbooks", "*.yml")))
-    assert len(playbooks) == 4
+    assert len(playbooks) == 5  # detect, monitor, remediate, rollback, verify
     for path in playbooks:
         with open(path) as handle:
             plays = yaml.safe_load(handle)

@@ -312,3 +312,54 @@ def test_bad_filter_input_is_an_error_not_a_traceback():
 def test_missing_role_specs_are_an_error_naming_the_file(tmp_path):
     with pytest.raises(AnsibleFilterError, match="cannot read the firewall role's variables"):
         pi.load_role_specs(str(tmp_path))
+
+
+# --- monitor -------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("typo, meant", [
+    ("bjnp_fail_on_attempt", "bjnp_fail_on_attempts"),
+    ("bjnp_monitor_sinse", "bjnp_monitor_since"),
+    ("bjnp_monitor_logsource", "bjnp_monitor_log_source"),
+    ("bjnp_print_server_min_connection", "bjnp_print_server_min_connections"),
+])
+def test_monitor_typos_are_refused_with_the_closest_known_name(typo, meant):
+    result = check("monitor", hosts={"printhost": {typo: "x"}})
+    assert result["problems"][0] == "%s is not a variable of netsec.bjnp (did you mean %s?) (host printhost)" % (typo, meant)
+
+
+@pytest.mark.parametrize("name, value, message", [
+    ("bjnp_fail_on_attempts", "ture", 'bjnp_fail_on_attempts "ture": is not a boolean (true/false, yes/no, on/off or 1/0)'),
+    ("bjnp_monitor_log_source", "syslog",
+     'bjnp_monitor_log_source "syslog": value of bjnp_monitor_log_source must be one of: auto, journal, kern.log, kmsg, '
+     "none, got: syslog"),
+    ("bjnp_print_server_min_connections", 0, "bjnp_print_server_min_connections 0 must be at least 1"),
+    ("bjnp_print_server_min_connections", "some", 'bjnp_print_server_min_connections "some": is not an int'),
+    ("bjnp_monitor_since", "yesterday", 'bjnp_monitor_since "yesterday": since \'yesterday\' is not a time: give an ISO 8601 time'),
+    ("bjnp_monitor_since", "2026-13-01T00:00:00Z", 'bjnp_monitor_since "2026-13-01T00:00:00Z": '),
+    ("bjnp_monitor_since", ["2h"], 'bjnp_monitor_since ["2h"] is a list, not a time'),
+    ("bjnp_monitor_since", "2099-01-01T00:00:00Z", 'bjnp_monitor_since "2099-01-01T00:00:00Z": since \'2099-01-01T00:00:00Z\' is in the future'),
+    ("bjnp_monitor_since", -5, "bjnp_monitor_since -5: since '-5' is before 2000-01-01"),
+    ("bjnp_monitor_since", True, "bjnp_monitor_since true: since True is not a time"),
+    ("bjnp_report_formats", ["pdf"], "value of bjnp_report_formats must be one or more of: json, junit, html"),
+    ("bjnp_backend", "nft", 'bjnp_backend "nft": value of bjnp_backend must be one of'),
+    ("bjnp_ports", [{"protocol": "tpc", "port": 9100}], "value of protocol must be one of: tcp, udp, got: tpc"),
+])
+def test_monitor_refuses_bad_values_naming_them(name, value, message):
+    result = check("monitor", hosts={"printhost": {name: value}})
+    assert result["problems"] and message in result["problems"][0], result["problems"]
+
+
+@pytest.mark.parametrize("since", ["24h", "30m", "1d", "1w", "90s", "2026-11-25T08:00:00Z", "2026-11-25T08:00:00", "2026-11-25T08:00:00+01:00", 1764547200,
+                                   "1764547200"])
+def test_monitor_accepts_the_windows_the_collector_reads(since):
+    assert check("monitor", hosts={"printhost": {"bjnp_monitor_since": since}})["problems"] == []
+
+
+def test_monitor_is_read_only_defaults_to_every_host_and_reads_only_its_own_variables():
+    assert check("monitor", run={})["problems"] == []
+    assert only(check("monitor", run={"bjnp_hosts": "printres"}, targets=[])).startswith(
+        'bjnp_hosts "printres" matches no host of the inventory: nothing would be checked')
+    # No probe, no firewall change: those variables are known, and not monitor's business.
+    values = {"bjnp_probe_timeout": 0, "bjnp_action": "dorp", "bjnp_fail_on_exposure": "maybe", "bjnp_serial": 0}
+    assert check("monitor", hosts={"printhost": values})["problems"] == []
+    assert check("detect", hosts={"printhost": {"bjnp_fail_on_attempts": "maybe"}})["problems"] == []

@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 
 import pytest
 import yaml
@@ -247,8 +248,8 @@ def test_listeners_tolerate_missing_facts_and_odd_entries():
 def test_filter_module_exports_every_filter():
     names = win.FilterModule().filters()
     assert sorted(names) == ["bjnp_windows_backup_path", "bjnp_windows_backups", "bjnp_windows_diff",
-                             "bjnp_windows_input", "bjnp_windows_listeners", "bjnp_windows_remote_ranges",
-                             "bjnp_windows_rules"]
+                             "bjnp_windows_input", "bjnp_windows_listeners", "bjnp_windows_logging_plan",
+                             "bjnp_windows_remote_ranges", "bjnp_windows_rules"]
     assert sorted(scripts.FilterModule().filters()) == ["bjnp_windows_encoded_command", "bjnp_windows_script"]
 
 
@@ -306,7 +307,8 @@ def test_backups_keep_must_be_positive():
 
 _REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", "..", ".."))
 _WINDOWS_TASK_FILES = ["windows", "windows_state", "windows_rules", "windows_backup", "windows_backup_dir",
-                       "windows_verify", "windows_preflight", "windows_confirm", "windows_import", "rollback_windows"]
+                       "windows_verify", "windows_preflight", "windows_confirm", "windows_import", "rollback_windows",
+                       "windows_logging", "windows_logging_state", "attempts_windows"]
 
 
 def _ansible_playbook(tmp_path, playbook, *args):
@@ -596,6 +598,11 @@ _SAMPLE_PARAMS = {
     "restore_result": {"result": "C:\\b\\r.json"},
     "unregister": {"path": "\\netsec.bjnp\\", "name": "restore netsec.bjnp"},
     "free_space": {"dir": "C:\\b"},
+    "logging_state": {"record": "C:\\b\\logging-netsec.bjnp.json"},
+    "logging_enable": {"record": "C:\\b\\logging-netsec.bjnp.json", "text": "{}",
+                       "set": [{"profile": "Domain", "setting": "LogBlocked", "before": "False", "after": "True"}]},
+    "logging_restore": {"record": "C:\\b\\logging-netsec.bjnp.json", "text": None, "set": []},
+    "attempts_read": {"since": 1764579600, "max_bytes": 1048576},
 }
 
 
@@ -810,7 +817,7 @@ def _tasks(path):
 def _role_task_files():
     directory = os.path.join(_REPO, "roles", "firewall", "tasks")
     return [os.path.join(directory, name) for name in sorted(os.listdir(directory))
-            if name.startswith("windows") or name == "rollback_windows.yml"]
+            if name.startswith("windows") or name.endswith("_windows.yml")]
 
 
 def test_every_windows_task_file_is_checked_here():
@@ -882,8 +889,10 @@ def test_the_confirm_timer_is_armed_before_the_change_and_confirmed_after_verify
     block = next(item for item in data if "rescue" in item)
     steps = [task["name"] for task in block["block"]]
     assert steps == ["Back up the Windows Firewall policy", "Arm the revert timer", "Note that the change starts",
-                     "Apply the rules", "Reach the host again over a new connection", "Verify", "Confirm the change"]
-    arm, confirm = block["block"][1], block["block"][6]
+                     "Apply the rules",
+                     "Log dropped packets (bjnp_log_attempts), or put back the logging settings the role changed (absent)",
+                     "Reach the host again over a new connection", "Verify", "Confirm the change"]
+    arm, confirm = block["block"][1], block["block"][7]
     assert arm["vars"] == {"__bjnp_windows_confirm_step": "arm"}
     assert "bjnp_confirm_timeout | int > 0" in arm["when"]
     assert confirm["vars"] == {"__bjnp_windows_confirm_step": "confirm"}
@@ -1067,7 +1076,8 @@ class FakeWindows(object):
         assert argv[:3] == ["netsh", "advfirewall", "export"], argv
         if check_mode:
             return dict(skipped=True)
-        self.write(argv[3], json.dumps({"rules": self.data["rules"], "profiles": self.data["profiles"]}))
+        self.write(argv[3], json.dumps({"rules": self.data["rules"], "profiles": self.data["profiles"],
+                                        "logging": self.data["logging"]}))
         return dict(changed=True, rc=0, stdout="Ok.", stderr="")
 
     def _win_file(self, args, check_mode):
@@ -1218,6 +1228,9 @@ class FakeWindows(object):
         else:
             policy = json.loads(data.decode("utf-8"))
             self.data["rules"], self.data["profiles"] = policy["rules"], policy["profiles"]
+            # Whether netsh import puts the profiles' logging back is untested here: both ways are emulated.
+            if not self.data["faults"].get("import_ignores_logging"):
+                self.data["logging"] = policy["logging"]
             out.update(exit=0, output="Ok.")
         self.write(params["result"], json.dumps(out))
         return ""
@@ -1231,12 +1244,105 @@ class FakeWindows(object):
     def script_free_space(self, params):
         return "%d" % (10 * 1024 ** 3)
 
+    # The profiles' logging: data["logging"] is the local store; the fault gpo_logging
+    # ({profile: value}) overrides LogBlocked in the effective policy, as a Group Policy would.
+    def _logging(self, store):
+        found = [dict(self.data["logging"][name], name=name) for name in sorted(self.data["logging"])]
+        if store == "ActiveStore":
+            for item in found:
+                item["LogBlocked"] = self.data["faults"].get("gpo_logging", {}).get(item["name"], item["LogBlocked"])
+        return found
+
+    def script_logging_state(self, params):
+        record = self.read(params["record"]) if self.exists(params["record"]) else None
+        return dict(profiles=self._logging("PersistentStore"), effective=self._logging("ActiveStore"), record=record)
+
+    def _set_logging(self, params):
+        changed = []
+        for change in params["set"]:
+            assert change["setting"] == "LogBlocked", change
+            entry = self.data["logging"][change["profile"]]
+            if entry["LogBlocked"] != change["after"]:
+                changed.append("%s LogBlocked %s -> %s" % (change["profile"], entry["LogBlocked"], change["after"]))
+                if not self.data["faults"].get("logging_not_kept"):
+                    entry["LogBlocked"] = change["after"]
+            if entry["LogBlocked"] != change["after"]:
+                raise ValueError("Set-NetFirewallProfile left LogBlocked of profile %s at %s, not %s"
+                                 % (change["profile"], entry["LogBlocked"], change["after"]))
+        return changed
+
+    def _save_record(self, params):
+        if params["text"] is None:
+            if self.exists(params["record"]):
+                os.remove(self.real(params["record"]))
+                return "deleted"
+            return "none"
+        if self.exists(params["record"]) and self.read(params["record"]) == params["text"]:
+            return "kept"
+        self.write(params["record"], params["text"])
+        return "written"
+
+    # The collector's read: the effective settings, the end of each profile's log file and its
+    # .old within the budget, and the clock (data["clock"]: offset, offset_since in minutes).
+    def _tail(self, path, budget, rotated):
+        entry = dict(path=path, rotated=rotated, exists=False, size=0, offset=0, head="", data="", error="")
+        if not self.exists(path):
+            return entry
+        with open(self.real(path), "rb") as handle:
+            content = handle.read()
+        count = min(budget, len(content))
+        entry.update(exists=True, size=len(content), offset=len(content) - count)
+        if entry["offset"] > 0:
+            entry["head"] = base64.b64encode(content[:4096]).decode("ascii")
+        entry["data"] = base64.b64encode(content[entry["offset"]:]).decode("ascii")
+        return entry
+
+    def script_attempts_read(self, params):
+        clock = self.data.get("clock", {})
+        profiles = self._logging("ActiveStore")
+        budget, files, seen = params["max_bytes"], [], set()
+        for item in profiles:
+            path = re.sub("%systemroot%", lambda match: "C:\\Windows", item["LogFileName"], flags=re.IGNORECASE)
+            if item["LogBlocked"] != "True" or path.lower() in seen:
+                continue
+            seen.add(path.lower())
+            files.append(self._tail(path, budget, False))
+            budget -= files[-1]["size"] - files[-1]["offset"]
+            if files[-1]["offset"] == 0 and self.exists(path + ".old"):
+                files.append(self._tail(path + ".old", budget, True))
+                budget -= files[-1]["size"] - files[-1]["offset"]
+        offset = clock.get("offset", 60)
+        return dict(now=int(time.time()), offset_now=offset, offset_since=clock.get("offset_since", offset),
+                    profiles=profiles, files=files)
+
+    def _logging_outcome(self, changed, record):
+        return dict(changed=changed, record=record, profiles=self._logging("PersistentStore"),
+                    effective=self._logging("ActiveStore"))
+
+    def script_logging_enable(self, params):
+        record = self._save_record(params)
+        return self._logging_outcome(self._set_logging(params), record)
+
+    def script_logging_restore(self, params):
+        changed = self._set_logging(params)
+        return self._logging_outcome(changed, self._save_record(params))
+
 
 def _rule(name, group, store="local", **extra):
     rule = dict(name=name, group=group, store=store, description="", protocol="tcp", localport="9100",
                 remoteip="any", enabled=True, action="Block", direction="Inbound", profile="Any")
     rule.update(extra)
     return rule
+
+
+_DEFAULT_LOG = "%systemroot%\\system32\\LogFiles\\Firewall\\pfirewall.log"
+
+
+def _logging_settings(blocked=None, name=_DEFAULT_LOG, size="4096"):
+    """The profiles' logging settings as Get-NetFirewallProfile gives them (a fresh host: nothing logged)."""
+    blocked = blocked or {}
+    return dict((profile, dict(LogBlocked=blocked.get(profile, "False"), LogFileName=name, LogMaxSizeKilobytes=size))
+                for profile in ("Domain", "Private", "Public"))
 
 
 # A site's rule that must survive everything the role does: the WinRM allow rule.
@@ -1246,7 +1352,7 @@ _WINRM = _rule("Windows Remote Management (HTTP-In)", "@FirewallAPI.dll,-30267",
 class _Host(object):
     """One emulated Windows host and the playbook runs against it."""
 
-    def __init__(self, tmp_path, rules=(), faults=None):
+    def __init__(self, tmp_path, rules=(), faults=None, logging=None):
         self.tmp_path = tmp_path
         self.state = tmp_path / "fake" / "state.json"
         (tmp_path / "fake" / "fs").mkdir(parents=True)
@@ -1258,7 +1364,7 @@ class _Host(object):
                 (actions / (module + ".py")).write_text(_STUB % module)
         FakeWindows(str(self.state), dict(
             rules=[_WINRM] + list(rules), profiles=dict(Domain=True, Private=True, Public=True),
-            tasks={}, faults=faults or {}, log=[])).save()
+            logging=logging or _logging_settings(), tasks={}, faults=faults or {}, log=[])).save()
         (tmp_path / "inventory.ini").write_text(
             "[windows]\nwin-lab ansible_connection=local ansible_python_interpreter=%s\n" % sys.executable)
 
@@ -1269,15 +1375,16 @@ class _Host(object):
     def names(self, group=None):
         return sorted((r["name"], r["group"]) for r in self.fake.data["rules"] if group is None or r["group"] == group)
 
-    def run(self, tasks_from, extra=None, *args):
+    def run(self, tasks_from, extra=None, *args, **kwargs):
         # The result is written even when the role fails the host (always).
         play = ("---\n- name: Emulated Windows\n  hosts: windows\n  gather_facts: false\n  tasks:\n"
                 "    - name: Run and record\n      block:\n"
                 "        - name: The tasks\n          ansible.builtin.include_role:\n"
                 "            name: netsec.bjnp.firewall\n            tasks_from: %s\n"
                 "      always:\n        - name: Result\n          ansible.builtin.copy:\n"
-                "            content: '{{ bjnp_firewall_result | default(none) | to_json }}'\n            dest: %s\n"
-                "          check_mode: false\n" % (tasks_from, self.tmp_path / "result.json"))
+                "            content: '{{ %s | default(none) | to_json }}'\n            dest: %s\n"
+                "          check_mode: false\n"
+                % (tasks_from, kwargs.get("fact", "bjnp_firewall_result"), self.tmp_path / "result.json"))
         (self.tmp_path / "play.yml").write_text(play)
         env = dict(os.environ, BJNP_FAKE_WINDOWS_STATE=str(self.state), BJNP_FAKE_WINDOWS_MODULE=os.path.abspath(__file__),
                    ANSIBLE_NOCOLOR="1", ANSIBLE_CONFIG=os.path.join(_REPO, "ansible.cfg"),
@@ -1479,3 +1586,425 @@ def test_emulated_rollback_restore_imports_the_newest_backup_detached(tmp_path):
         handle.write(" ")
     host.run("rollback_windows", {"bjnp_rollback": "restore"})
     assert host.returncode != 0 and "does not match the SHA-256 in its metadata" in host.output
+
+
+# --- dropped-packet logging (bjnp_log_attempts; issue "Monitoring: who still knocks") ------------
+# Windows Firewall logs dropped packets per profile, host-wide. The emulator keeps the profiles'
+# logging settings (data["logging"]); whether `netsh advfirewall import` puts them back is not
+# known from a real host, so it is emulated both ways (fault import_ignores_logging).
+
+_RECORD = "C:\\ProgramData\\netsec.bjnp\\backups\\logging-netsec.bjnp.json"
+_LOG_ON = dict(_FAST, bjnp_log_attempts=True)
+
+
+def _log_blocked(host):
+    return dict((name, entry["LogBlocked"]) for name, entry in host.fake.data["logging"].items())
+
+
+def _metadata(host):
+    return json.loads(host.fake.read(host.result["backup"][:-len(".wfw")] + ".json"))
+
+
+def _scripts(host, start=0):
+    return [entry for entry in host.fake.data["log"][start:] if entry.startswith("script:logging")]
+
+
+def _change(profile, before, after):
+    return {"profile": profile, "setting": "LogBlocked", "before": before, "after": after}
+
+
+def test_emulated_logging_on_records_then_enables_only_what_differs_and_is_idempotent(tmp_path):
+    # The site logs dropped packets of the private profile already: that one is not the role's change.
+    host = _Host(tmp_path, logging=_logging_settings({"Private": "True"}), faults={"import_ignores_logging": True})
+    host.run("windows", _LOG_ON)
+    assert host.returncode == 0, host.output
+    assert _log_blocked(host) == {"Domain": "True", "Private": "True", "Public": "True"}
+    record = json.loads(host.fake.read(_RECORD))
+    assert record["changed"] == [_change("Domain", "False", "True"), _change("Public", "False", "True")]
+    assert record["group"] == "netsec.bjnp" and record["format"] == 1
+    # Every profile's three settings as they were, before any change.
+    assert record["profiles"] == [dict(name=name, LogBlocked="True" if name == "Private" else "False",
+                                       LogFileName=_DEFAULT_LOG, LogMaxSizeKilobytes="4096")
+                                  for name in ("Domain", "Private", "Public")]
+    # And in the backup's metadata, which a restore reads.
+    assert _metadata(host)["logging"] == {"profiles": record["profiles"], "changed": record["changed"], "record": None}
+    log = host.fake.data["log"]
+    assert log.index("script:logging_state") < log.index("win_command") < log.index("script:logging_enable")
+    result = host.result
+    assert result["changed"] is True and result["plan"]["logging"] == record["changed"]
+    assert result["diff"][-1] == {"before_header": "Windows Firewall profile logging (dropped packets)",
+                                  "after_header": "Windows Firewall profile logging (dropped packets)",
+                                  "before": "Domain LogBlocked: False\nPublic LogBlocked: False\n",
+                                  "after": "Domain LogBlocked: True\nPublic LogBlocked: True\n"}
+    assert ("; logging dropped packets in profile(s) Domain, Public (host-wide, per profile; what they had is "
+            "recorded in %s)" % _RECORD) in result["message"], result["message"]
+
+    # Again: nothing differs, so no backup, no change, the record as it was.
+    calls = len(host.fake.data["log"])
+    host.run("windows", _LOG_ON)
+    assert host.returncode == 0, host.output
+    assert host.result["changed"] is False and host.result["plan"]["logging"] == [] and host.result["diff"] == []
+    assert _scripts(host, calls) == ["script:logging_state"] and "win_command" not in host.fake.data["log"][calls:]
+    assert json.loads(host.fake.read(_RECORD)) == record
+
+    # Someone turns the public profile's logging off; the next run turns it on again and the
+    # record keeps the value the role first found.
+    fake = host.fake
+    fake.data["logging"]["Public"]["LogBlocked"] = "False"
+    fake.save()
+    host.run("windows", _LOG_ON)
+    assert host.returncode == 0, host.output
+    assert host.result["plan"]["logging"] == [_change("Public", "False", "True")]
+    assert json.loads(host.fake.read(_RECORD)) == record
+
+    # absent puts back exactly what the role changed (the site's private profile keeps logging),
+    # explicitly: this host's import would not have.
+    host.run("windows", dict(_FAST, bjnp_state="absent"))
+    assert host.returncode == 0, host.output
+    assert _log_blocked(host) == {"Domain": "False", "Private": "True", "Public": "False"}
+    assert not host.fake.exists(_RECORD) and host.names("netsec.bjnp") == []
+    assert host.result["plan"]["logging"] == [_change("Domain", "True", "False"), _change("Public", "True", "False")]
+    assert ("; put dropped-packet logging back as recorded (Domain LogBlocked True -> False, Public LogBlocked True "
+            "-> False)") in host.result["message"], host.result["message"]
+    # The absent run's backup recorded the logging as it was, and the record, before putting it back.
+    assert _metadata(host)["logging"]["record"] == record
+    calls = len(host.fake.data["log"])
+    host.run("windows", dict(_FAST, bjnp_state="absent"))
+    assert host.returncode == 0, host.output
+    assert host.result["changed"] is False and _scripts(host, calls) == ["script:logging_state"]
+
+
+def test_emulated_logging_off_touches_nothing_about_logging(tmp_path):
+    host = _Host(tmp_path, logging=_logging_settings({"Domain": "True"}))
+    host.run("windows", _FAST)
+    assert host.returncode == 0, host.output
+    assert _scripts(host) == [] and _log_blocked(host) == {"Domain": "True", "Private": "False", "Public": "False"}
+    assert "logging" not in _metadata(host) and host.result["plan"]["logging"] == []
+    # Turned on once, then off again: a present run still leaves logging and the record alone.
+    host.run("windows", _LOG_ON)
+    assert host.returncode == 0, host.output
+    record = host.fake.read(_RECORD)
+    calls = len(host.fake.data["log"])
+    host.run("windows", _FAST)
+    assert host.returncode == 0, host.output
+    assert _scripts(host, calls) == [] and host.fake.read(_RECORD) == record
+    assert _log_blocked(host) == {"Domain": "True", "Private": "True", "Public": "True"}
+
+
+def test_emulated_absent_without_a_record_changes_no_logging(tmp_path):
+    # Logging the site turned on itself is not the role's to undo.
+    host = _Host(tmp_path, [_rule("netsec.bjnp block tcp 9100", "netsec.bjnp")],
+                 logging=_logging_settings({"Domain": "True", "Public": "True"}))
+    host.run("windows", dict(_FAST, bjnp_state="absent", bjnp_log_attempts=True))
+    assert host.returncode == 0, host.output
+    assert _scripts(host) == ["script:logging_state"]
+    assert _log_blocked(host) == {"Domain": "True", "Private": "False", "Public": "True"}
+    assert host.result["plan"]["logging"] == [] and "logging" not in host.result["message"]
+
+
+def test_emulated_check_mode_changes_no_logging(tmp_path):
+    host = _Host(tmp_path).run("windows", _LOG_ON, "--check")
+    assert host.returncode == 0, host.output
+    assert _scripts(host) == ["script:logging_state"] and _log_blocked(host) == {
+        "Domain": "False", "Private": "False", "Public": "False"}
+    assert not host.fake.exists(_RECORD)
+    assert "; would log dropped packets in profile(s) Domain, Private, Public" in host.result["message"]
+
+
+@pytest.mark.parametrize("faults", [{}, {"import_ignores_logging": True}])
+def test_emulated_rollback_puts_the_recorded_logging_back(tmp_path, faults):
+    host = _Host(tmp_path, faults=faults)
+    host.run("windows", dict(_LOG_ON, bjnp_confirm_timeout=0))
+    assert host.returncode == 0, host.output
+    first = host.result["backup"]
+    # A second change while logging is ours: its backup was taken with logging on.
+    host.run("windows", dict(_LOG_ON, bjnp_confirm_timeout=0, bjnp_ports=[{"protocol": "tcp", "port": 9100}]))
+    assert host.returncode == 0, host.output
+    assert host.result["plan"]["logging"] == [] and _metadata(host)["logging"]["changed"] == []
+    record = host.fake.read(_RECORD)
+
+    # Restoring the newest backup brings back a policy with logging on, so it stays on, and
+    # the record stays with it: logging is still the role's to put back later.
+    host.run("rollback_windows", {"bjnp_rollback": "restore"})
+    assert host.returncode == 0, host.output
+    assert _log_blocked(host) == {"Domain": "True", "Private": "True", "Public": "True"}
+    assert host.fake.read(_RECORD) == record and "logging" not in host.result["message"]
+
+    # The first backup was taken before logging was on: restoring it puts it back off, explicitly
+    # when the import does not, and the record goes.
+    host.run("rollback_windows", {"bjnp_rollback": "restore", "bjnp_rollback_from": first})
+    assert host.returncode == 0, host.output
+    assert _log_blocked(host) == {"Domain": "False", "Private": "False", "Public": "False"}
+    assert not host.fake.exists(_RECORD) and host.names("netsec.bjnp") == []
+    message = host.result["message"]
+    if faults:
+        assert ("put dropped-packet logging back as recorded (Domain LogBlocked True -> False, Private LogBlocked True "
+                "-> False, Public LogBlocked True -> False)") in message, message
+    else:
+        assert "put dropped-packet logging back" not in message, message
+    assert "; removed the logging record %s" % _RECORD in message, message
+
+
+def test_emulated_rollback_remove_puts_the_recorded_logging_back(tmp_path):
+    host = _Host(tmp_path, logging=_logging_settings({"Public": "NotConfigured"}))
+    host.run("windows", _LOG_ON)
+    assert host.returncode == 0, host.output
+    host.run("rollback_windows", {"bjnp_rollback": "remove"}, "--check")
+    assert host.returncode == 0, host.output
+    assert _log_blocked(host) == {"Domain": "True", "Private": "True", "Public": "True"} and host.fake.exists(_RECORD)
+    assert "; would put dropped-packet logging back as recorded (Domain LogBlocked True -> False" in host.result["message"]
+    host.run("rollback_windows", {"bjnp_rollback": "remove"})
+    assert host.returncode == 0, host.output
+    assert _log_blocked(host) == {"Domain": "False", "Private": "False", "Public": "NotConfigured"}
+    assert not host.fake.exists(_RECORD) and host.result["changed"] is True
+    # Nothing left to put back: a second roll-back changes nothing.
+    host.run("rollback_windows", {"bjnp_rollback": "remove"})
+    assert host.returncode == 0, host.output
+    assert host.result["changed"] is False and "logging" not in host.result["message"]
+
+
+@pytest.mark.parametrize("rollback", ["remove", "restore"])
+def test_emulated_rescue_puts_the_logging_back(tmp_path, rollback):
+    # Verification fails (a Group Policy ignores local rules) after logging was turned on.
+    host = _Host(tmp_path, faults={"gpo_ignores_local_rules": True, "import_ignores_logging": True})
+    host.run("windows", dict(_LOG_ON, bjnp_rollback=rollback))
+    assert host.returncode != 0
+    log = host.fake.data["log"]
+    assert log.index("script:logging_enable") < log.index("script:logging_restore")
+    assert _log_blocked(host) == {"Domain": "False", "Private": "False", "Public": "False"}
+    assert not host.fake.exists(_RECORD) and host.names("netsec.bjnp") == []
+    assert host.result["rolled_back"] is True
+    assert ("; dropped-packet logging put back as recorded (Domain LogBlocked True -> False, Private LogBlocked True -> "
+            "False, Public LogBlocked True -> False)") in host.result["message"], host.result["message"]
+
+
+def test_emulated_rescue_puts_back_logging_an_earlier_run_changed(tmp_path):
+    # As the rules: a failed later run leaves the host as before the role first ran.
+    host = _Host(tmp_path)
+    host.run("windows", _LOG_ON)
+    assert host.returncode == 0, host.output
+    fake = host.fake
+    fake.data["faults"]["gpo_ignores_local_rules"] = True
+    fake.save()
+    host.run("windows", dict(_LOG_ON, bjnp_ports=[{"protocol": "tcp", "port": 9100}]))
+    assert host.returncode != 0
+    assert _log_blocked(host) == {"Domain": "False", "Private": "False", "Public": "False"} and not host.fake.exists(_RECORD)
+
+
+def test_emulated_logging_the_store_does_not_keep_fails_and_undoes_the_run(tmp_path):
+    host = _Host(tmp_path, faults={"logging_not_kept": True}).run("windows", _LOG_ON)
+    assert host.returncode != 0
+    assert "Set-NetFirewallProfile left LogBlocked of profile Domain at False, not True" in host.output, host.output
+    assert host.names("netsec.bjnp") == [] and not host.fake.exists(_RECORD)
+    assert host.result["rolled_back"] is True and host.fake.data["tasks"] == {}
+
+
+def test_emulated_group_policy_that_keeps_logging_off_is_noted(tmp_path):
+    host = _Host(tmp_path, faults={"gpo_logging": {"Public": "False"}}).run("windows", _LOG_ON)
+    assert host.returncode == 0, host.output
+    note = ("Group Policy keeps dropped-packet logging off in profile(s) Public (effective LogBlocked is not True): "
+            "attempts there are not logged")
+    assert note in host.result["plan"]["notes"] and note in host.result["message"]
+
+
+@pytest.mark.parametrize("text, named", [
+    ("not json", "is not JSON"),
+    ('{"format": 1, "group": "other", "profiles": [], "changed": []}', "belongs to rule group 'other'"),
+    ('{"format": 1, "group": "netsec.bjnp", "profiles": [], "changed": [{"profile": "Domain", "setting": '
+     '"LogFileName", "before": "x", "after": "y"}]}', "is not one the role makes"),
+])
+def test_emulated_malformed_record_is_refused_before_any_change(tmp_path, text, named):
+    host = _Host(tmp_path)
+    fake = host.fake
+    fake.write(_RECORD, text)
+    fake.save()
+    host.run("windows", _LOG_ON)
+    assert host.returncode != 0
+    assert named in host.output, host.output
+    assert "win_command" not in host.fake.data["log"] and host.names("netsec.bjnp") == []
+    assert _log_blocked(host) == {"Domain": "False", "Private": "False", "Public": "False"}
+
+
+# --- the Windows collector (tasks_from: attempts_windows) ------------------------------------------
+# The log samples follow Microsoft's documented format; they were not captured from a real host
+# (tests/unit/fixtures/attempts/windows/README.md). Their times are local, UTC+01:00 here.
+
+_SAMPLES = os.path.join(_REPO, "tests", "unit", "fixtures", "attempts", "windows")
+_FIREWALL_LOG = "C:\\Windows\\system32\\LogFiles\\Firewall\\pfirewall.log"
+_SINCE = {"bjnp_monitor_since": "2026-12-01T08:00:00Z"}
+
+
+def _collector_host(tmp_path, logging=None, old=True):
+    host = _Host(tmp_path, logging=logging or _logging_settings({"Domain": "True", "Private": "True", "Public": "True"}))
+    fake = host.fake
+    for name in ["pfirewall.log"] + (["pfirewall.log.old"] if old else []):
+        with open(os.path.join(_SAMPLES, name), "rb") as handle:
+            content = handle.read()
+        with open(fake.real(_FIREWALL_LOG[:-len("pfirewall.log")] + name, create=True), "wb") as handle:
+            handle.write(content)
+    return host
+
+
+def test_emulated_collector_reads_the_log_of_every_profile_and_sums_it_up(tmp_path):
+    host = _collector_host(tmp_path).run("attempts_windows", _SINCE, fact="bjnp_attempts_result")
+    assert host.returncode == 0, host.output
+    # One read for the three profiles (they share the file), nothing else on the host.
+    assert host.fake.data["log"] == ["script:attempts_read"]
+    result = host.result
+    assert sorted(result) == ["backend", "changed", "counters", "counters_available", "failed", "log_limited",
+                              "log_source", "since", "sources", "suspected_print_servers", "totals", "truncated",
+                              "warnings"]
+    assert (result["log_source"], result["backend"], result["counters_available"], result["counters"]) == (
+        "windows-firewall-log", "windows", False, [])
+    assert (result["changed"], result["failed"], result["since"]) == (False, False, "2026-12-01T08:00:00Z")
+    found = dict(((s["address"], s["protocol"], s["port"]), (s["connections"], s["packets"])) for s in result["sources"])
+    # 192.0.2.20: three connections in the current file (one SYN retransmitted) and one in the .old;
+    # its 08:59:58 local (07:59:58Z) is before since.
+    assert found == {("192.0.2.20", "tcp", 9100): (4, 5), ("198.51.100.7", "udp", 8612): (1, 2),
+                     ("2001:db8::30", "tcp", 8611): (1, 1), ("192.0.2.40", "tcp", 8613): (1, 1)}
+    print_server = [s for s in result["sources"] if s["address"] == "192.0.2.20"][0]
+    assert (print_server["first_seen"], print_server["last_seen"]) == ("2026-12-01T08:05:00Z", "2026-12-01T08:30:01Z")
+    assert result["suspected_print_servers"] == [{"address": "192.0.2.20", "ports": ["tcp/9100"], "connections": 4,
+                                                  "allow_entry": "192.0.2.20"}]
+    # INFO-EVENTS-LOST in the window: Windows dropped more than it logged.
+    assert result["log_limited"] is True and result["truncated"] is False
+    assert any("INFO-EVENTS-LOST" in warning for warning in result["warnings"]), result["warnings"]
+
+
+def test_emulated_collector_reads_at_most_max_kb_and_says_the_window_was_cut(tmp_path):
+    host = _collector_host(tmp_path).run("attempts_windows", dict(_SINCE, bjnp_windows_attempts_max_kb=1),
+                                         fact="bjnp_attempts_result")
+    assert host.returncode == 0, host.output
+    result = host.result
+    assert result["truncated"] is True
+    assert any("bjnp_windows_attempts_max_kb" in warning for warning in result["warnings"]), result["warnings"]
+    # The newest KiB only: the .old and the start of the current file were not read.
+    assert ("192.0.2.40", "tcp", 8613) not in [(s["address"], s["protocol"], s["port"]) for s in result["sources"]]
+    assert [s for s in result["sources"] if s["address"] == "2001:db8::30"]
+
+
+def test_emulated_collector_says_when_no_profile_logs(tmp_path):
+    host = _collector_host(tmp_path, logging=_logging_settings()).run("attempts_windows", _SINCE,
+                                                                      fact="bjnp_attempts_result")
+    assert host.returncode == 0, host.output
+    assert host.result["sources"] == [] and host.result["failed"] is False
+    assert any("run netsec.bjnp.firewall with bjnp_log_attempts: true" in w for w in host.result["warnings"])
+
+
+def test_emulated_collector_runs_in_check_mode(tmp_path):
+    host = _collector_host(tmp_path).run("attempts_windows", _SINCE, "--check", fact="bjnp_attempts_result")
+    assert host.returncode == 0, host.output
+    assert len(host.result["sources"]) == 4
+
+
+@pytest.mark.parametrize("extra, named", [
+    ({"bjnp_monitor_since": "yesterday"}, "bjnp_monitor_since 'yesterday' is not a time"),
+    ({"bjnp_print_server_min_connections": 0}, "bjnp_print_server_min_connections 0 is not a whole number from 1"),
+    ({"bjnp_windows_attempts_max_kb": 100000}, "bjnp_windows_attempts_max_kb 100000 is not a whole number from 1"),
+])
+def test_emulated_collector_refuses_bad_variables_before_reading(tmp_path, extra, named):
+    host = _collector_host(tmp_path).run("attempts_windows", dict(_SINCE, **extra), fact="bjnp_attempts_result")
+    assert host.returncode != 0
+    assert named in host.output, host.output
+    assert host.fake.data["log"] == []
+
+
+# --- bjnp_windows_logging_plan (pure) ------------------------------------------------------------
+
+def _state(blocked=None, effective=None, record=None):
+    settings = _logging_settings(blocked)
+    profiles = [dict(settings[name], name=name) for name in ("Domain", "Private", "Public")]
+    active = [dict(item, LogBlocked=(effective or {}).get(item["name"], item["LogBlocked"])) for item in profiles]
+    return {"profiles": profiles, "effective": active, "record": None if record is None else json.dumps(record)}
+
+
+def test_logging_plan_enable_changes_only_what_differs_and_records_it():
+    plan = win.bjnp_windows_logging_plan(json.dumps(_state({"Private": "True"})), "netsec.bjnp", "enable")
+    assert plan["changes"] == [_change("Domain", "False", "True"), _change("Public", "False", "True")]
+    assert plan["record"] is None and plan["record_changed"] is True
+    assert plan["record_after"]["changed"] == plan["changes"] and plan["record_after"]["profiles"] == plan["profiles"]
+    assert plan["effective_off"] == ["Domain", "Public"]
+    # Already on everywhere: nothing to do, no record written.
+    plan = win.bjnp_windows_logging_plan(_state({"Domain": "True", "Private": "True", "Public": "True"}), "g", "enable")
+    assert plan["changes"] == [] and plan["record_after"] is None and plan["record_changed"] is False
+    assert plan["diff"] == []
+
+
+def test_logging_plan_enable_keeps_the_first_recorded_value():
+    first = win.bjnp_windows_logging_plan(_state(), "g", "enable")["record_after"]
+    plan = win.bjnp_windows_logging_plan(_state({"Domain": "True", "Private": "True"}, record=first), "g", "enable")
+    assert plan["changes"] == [_change("Public", "False", "True")]
+    assert plan["record_after"] == first and plan["record_changed"] is False
+
+
+def test_logging_plan_undo_puts_back_what_differs_and_leaves_no_record():
+    record = win.bjnp_windows_logging_plan(_state({"Private": "NotConfigured"}), "g", "enable")["record_after"]
+    # Someone already set the domain profile back by hand.
+    live = _state({"Domain": "False", "Private": "True", "Public": "True"}, record=record)
+    plan = win.bjnp_windows_logging_plan(live, "g", "undo")
+    assert plan["changes"] == [_change("Private", "True", "NotConfigured"), _change("Public", "True", "False")]
+    assert plan["record_after"] is None and plan["record_changed"] is True
+    # No record: nothing was the role's, nothing to put back.
+    assert win.bjnp_windows_logging_plan(_state({"Domain": "True"}), "g", "undo")["changes"] == []
+
+
+def test_logging_plan_import_puts_back_that_runs_changes_and_keeps_what_is_still_ours():
+    record = win.bjnp_windows_logging_plan(_state(), "g", "enable")["record_after"]
+    on = {"Domain": "True", "Private": "True", "Public": "True"}
+    # The backup of the run that turned logging on; the import did not put logging back.
+    backup = {"profiles": record["profiles"], "changed": record["changed"], "record": None}
+    plan = win.bjnp_windows_logging_plan(_state(on, record=record), "g", "import", backup)
+    assert plan["changes"] == [_change(name, "True", "False") for name in ("Domain", "Private", "Public")]
+    assert plan["record_after"] is None and plan["record_changed"] is True
+    # A backup taken while logging was already ours: logging stays, and so does the record.
+    backup = {"profiles": record["profiles"], "changed": [], "record": record}
+    plan = win.bjnp_windows_logging_plan(_state(on, record=record), "g", "import", backup)
+    assert plan["changes"] == [] and plan["record_after"] == record and plan["record_changed"] is False
+    # The same backup after an absent run deleted the record: the record comes back with the policy.
+    plan = win.bjnp_windows_logging_plan(_state(on), "g", "import", backup)
+    assert plan["record_after"] == record and plan["record_changed"] is True
+    # A backup without logging metadata: the current record, less what is back as recorded.
+    plan = win.bjnp_windows_logging_plan(_state({"Domain": "True"}, record=record), "g", "import", None)
+    assert plan["changes"] == [] and plan["record_after"]["changed"] == [_change("Domain", "False", "True")]
+
+
+@pytest.mark.parametrize("raw, named", [
+    ("{", "the logging state read from the host is not JSON"),
+    ({"profiles": [], "effective": [], "record": None}, "the host reported no firewall profile Domain, Private, Public"),
+    (dict(_state(), profiles=[dict(_state()["profiles"][0], LogBlocked="Yes")]), "LogBlocked 'Yes' of profile Domain"),
+    (dict(_state(), profiles=[dict(_state()["profiles"][0], name="Dmz")]), "profile 'Dmz' is not one of"),
+    (dict(_state(), profiles=[dict(_state()["profiles"][0], LogFileName="C:\\x\nInvoke-Evil")]),
+     "is not a plain path"),
+    (dict(_state(), profiles=[dict(_state()["profiles"][0], LogMaxSizeKilobytes="4096; rm")]), "is not a number"),
+    (_state(record={"format": 2}), "is not a logging record of netsec.bjnp"),
+    (_state(record={"format": 1, "group": "g", "profiles": [], "changed": [
+        {"profile": "Domain", "setting": "LogBlocked", "before": "Maybe", "after": "True"}]}),
+     "before 'Maybe' of profile Domain is not one of True, False, NotConfigured"),
+    (_state(record={"format": 1, "group": "g", "profiles": [], "changed": [_change("Domain", "False", "True")] * 2}),
+     "profile Domain is changed twice"),
+])
+def test_logging_plan_refuses_malformed_input_and_names_it(raw, named):
+    with pytest.raises(AnsibleFilterError) as info:
+        win.bjnp_windows_logging_plan(raw, "g", "undo", None, "C:\\b\\logging-g.json")
+    assert named in str(info.value), str(info.value)
+
+
+def test_logging_plan_refuses_bad_actions_groups_and_backup_metadata():
+    with pytest.raises(AnsibleFilterError, match="action 'delete' is not enable, undo or import"):
+        win.bjnp_windows_logging_plan(_state(), "g", "delete")
+    with pytest.raises(AnsibleFilterError, match="wildcard"):
+        win.bjnp_windows_logging_plan(_state(), "*", "enable")
+    with pytest.raises(AnsibleFilterError, match="is not .profiles, changed, record."):
+        win.bjnp_windows_logging_plan(_state(), "g", "import", {"changed": []})
+
+
+def test_logging_scripts_record_before_enabling_and_after_restoring():
+    enable, restore = scripts._SCRIPTS["logging_enable"][1], scripts._SCRIPTS["logging_restore"][1]
+    body = enable[enable.index("$record = Save-Record"):]
+    assert body.index("Save-Record") < body.index("Set-Logging")
+    body = restore[restore.index("$changed = @(Set-Logging)"):]
+    assert body.index("Set-Logging") < body.index("Save-Record")
+    # Only the local store, only LogBlocked: the file name and size are recorded, never set.
+    assert "Set-NetFirewallProfile -PolicyStore PersistentStore -Name $name -LogBlocked" in enable
+    assert enable.count("Set-NetFirewallProfile -") == 1 and "-LogFileName" not in enable
+    assert "-LogMaxSizeKilobytes" not in enable

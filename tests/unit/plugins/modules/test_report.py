@@ -79,7 +79,7 @@ def test_check_mode_writes_nothing_and_returns_the_paths(capsys, tmp_path):
                                                                         "state": "up"}]}]}),
      "bad report input: probe.hosts[0].ports[0].state: 'up' is not one of"),
     (dict(name="remediate", probe={"after": PROBE}), "bad report input: probe: has after but no 'before'"),
-    (dict(name="scan"), "value of name must be one of: detect, remediate, verify, rollback, got: scan"),
+    (dict(name="scan"), "value of name must be one of: detect, remediate, verify, rollback, monitor, got: scan"),
     (dict(name="detect", formats=["pdf"]), "value of formats must be one or more of: json, junit, html"),
     (dict(name="detect", formats=[]), "formats is empty"),
 ])
