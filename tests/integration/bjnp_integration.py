@@ -285,7 +285,8 @@ class NamespacePair(object):
         token = "%08x" % random.SystemRandom().getrandbits(32)
         self.scan, self.lab = "bjnpit-%s-scan" % token, "bjnpit-%s-lab" % token
         self.created = []
-        scan_if, lab_if = "bj%ss" % token, "bj%sl" % token
+        # The veth ends' names carry the token: log lines name them (IN=), unique to this pair.
+        self.scan_if, self.lab_if = scan_if, lab_if = "bj%ss" % token, "bj%sl" % token
         try:
             for netns in (self.scan, self.lab):
                 self._run(["ip", "netns", "add", netns])

@@ -98,6 +98,16 @@ def capture(workdir):
 
 
 @pytest.fixture
+def kernel_logs_namespaces():
+    """The kernel drops log lines of non-initial network namespaces unless told otherwise.
+
+    A runtime setting (gone at reboot); left on, since parallel tests and Molecule rely on it.
+    """
+    with open("/proc/sys/net/netfilter/nf_log_all_netns", "w") as handle:
+        handle.write("1\n")
+
+
+@pytest.fixture
 def netns():
     """A network namespace of this test's own, loopback up, deleted afterwards."""
     name = "bjnpns-%s" % uuid.uuid4().hex[:8]

@@ -37,22 +37,13 @@ from bjnp_integration import netns_sh as sh  # noqa: E402
 from bjnp_integration import wait_until  # noqa: E402
 
 pytestmark = [
+    pytest.mark.usefixtures("kernel_logs_namespaces"),
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces, firewall rules and /dev/kmsg need root"),
     pytest.mark.skipif(shutil.which("nping") is None, reason="nping (Debian package nmap) is not installed"),
 ]
 
 BACKENDS = ("nftables", "iptables-nft", "iptables-legacy")
 PREFIX = "netsec-bjnp: "
-
-
-@pytest.fixture(autouse=True)
-def kernel_logs_namespaces():
-    """The kernel drops LOG/log lines of non-initial network namespaces unless told otherwise.
-
-    A runtime setting (gone at reboot); left on, since parallel tests and Molecule rely on it.
-    """
-    with open("/proc/sys/net/netfilter/nf_log_all_netns", "w") as handle:
-        handle.write("1\n")
 
 
 class KernelLog(object):
@@ -77,10 +68,6 @@ class KernelLog(object):
 
     def close(self):
         os.close(self.fd)
-
-
-def lab_interface(pair):
-    return sh(pair.lab, "ip -o link show type veth | awk -F': ' '{print $2}' | cut -d@ -f1").strip()
 
 
 def rule_args(tmp_path, backend, **extra):
@@ -111,7 +98,7 @@ def counters_in(netns, backend):
 def test_a_flood_is_counted_packet_for_packet_and_logged_within_the_limit(netns_pair, tmp_path, backend):
     first = module(netns_pair.lab, "firewall_rules", rule_args(tmp_path, backend))
     assert first.get("changed") is True and not first.get("failed"), first
-    interface = lab_interface(netns_pair)
+    interface = netns_pair.lab_if
     log = KernelLog()
     try:
         started = time.monotonic()
@@ -151,7 +138,7 @@ def test_logging_off_or_removed_leaves_no_logging_rule(netns_pair, tmp_path, bac
     assert off.get("changed") is True, off
     live = sh(netns_pair.lab, listing)
     assert PREFIX not in live and "counter name" not in live and "limit" not in live
-    interface = lab_interface(netns_pair)
+    interface = netns_pair.lab_if
     log = KernelLog()
     try:
         sh(netns_pair.scan, "nping --quiet --tcp --flags syn -p 9100 -c 3 --delay 10ms %s >/dev/null" % netns_pair.LAB_V4)

@@ -69,11 +69,7 @@ class OwnPair(NamespacePair):
 
 
 @pytest.fixture
-def pair():
-    # The kernel drops the log lines of a non-initial network namespace unless told otherwise
-    # (runtime only; left on: parallel tests and Molecule rely on it).
-    with open("/proc/sys/net/netfilter/nf_log_all_netns", "w") as handle:
-        handle.write("1\n")
+def pair(kernel_logs_namespaces):
     made = OwnPair()
     yield made
     made.delete()

@@ -32,6 +32,7 @@ import pytest
 from bjnp_integration import BIN, netns_sh, tool_env
 
 pytestmark = [
+    pytest.mark.usefixtures("kernel_logs_namespaces"),
     pytest.mark.skipif(os.geteuid() != 0, reason="network namespaces, nftables and /dev/kmsg need root"),
     pytest.mark.skipif(shutil.which("nft") is None, reason="nft (Debian package nftables) is not installed"),
 ]
@@ -65,16 +66,6 @@ ROLE_PLAY = """---
 """
 
 
-@pytest.fixture(autouse=True)
-def kernel_logs_namespaces():
-    """The kernel drops log lines of non-initial network namespaces unless told otherwise.
-
-    A runtime setting (gone at reboot); left on, since parallel tests and Molecule rely on it.
-    """
-    with open("/proc/sys/net/netfilter/nf_log_all_netns", "w") as handle:
-        handle.write("1\n")
-
-
 class Host(object):
     """The printer namespace of a NamespacePair as an inventory host (local connection), and a
     peer address of this test's own: client ``<net>.1`` in the scan namespace, host ``<net>.2``."""
@@ -84,8 +75,7 @@ class Host(object):
         rng = random.SystemRandom()
         net = "10.%d.%d" % (rng.randint(210, 249), rng.randint(0, 255))
         self.client, self.address = net + ".1", net + ".2"
-        for netns, address in ((pair.scan, self.client), (pair.lab, self.address)):
-            interface = netns_sh(netns, "ip -o link show type veth | awk -F': ' '{print $2}' | cut -d@ -f1").strip()
+        for netns, interface, address in ((pair.scan, pair.scan_if, self.client), (pair.lab, pair.lab_if, self.address)):
             netns_sh(netns, "ip addr add %s/24 dev %s" % (address, interface))
         self.reports = os.path.join(workdir, "reports")
         self.inventory = os.path.join(workdir, "inventory.json")
