@@ -344,6 +344,13 @@ def build_document(name, probe=None, listeners=None, firewall=None, inventory=No
             "exposed": exposed_before,
             "open_ports": open_before,
         }
+    document = _header(name, title, change_id, now)
+    document.update(comparison=comparison, summary=summary, hosts=hosts, managed=managed)
+    return document
+
+
+def _header(name, title, change_id, now):
+    """The keys every report starts with (docs/reports.md)."""
     return {
         "schema_version": SCHEMA_VERSION,
         "generator": GENERATOR,
@@ -351,10 +358,6 @@ def build_document(name, probe=None, listeners=None, firewall=None, inventory=No
         "title": _text(title, "title") or "netsec.bjnp %s" % name,
         "generated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "change_id": _text(change_id, "change_id") or None,
-        "comparison": comparison,
-        "summary": summary,
-        "hosts": hosts,
-        "managed": managed,
     }
 
 
@@ -817,17 +820,9 @@ def build_monitor_document(attempts, change_id=None, title=None, now=None):
         "log_limited": sum(1 for item in collected if item["log_limited"]),
         "suspected_print_servers": len(suspects),
     }
-    return {
-        "schema_version": SCHEMA_VERSION,
-        "generator": GENERATOR,
-        "name": MONITOR,
-        "title": _text(title, "title") or "netsec.bjnp %s" % MONITOR,
-        "generated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
-        "change_id": _text(change_id, "change_id") or None,
-        "summary": summary,
-        "managed": managed,
-        "suspected_print_servers": suspects,
-    }
+    document = _header(MONITOR, title, change_id, now)
+    document.update(summary=summary, managed=managed, suspected_print_servers=suspects)
+    return document
 
 
 def _host_notes(item):
