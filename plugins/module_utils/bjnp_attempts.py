@@ -171,6 +171,17 @@ def _port(text):
     return value if 1 <= value <= 65535 else None
 
 
+def _endpoints(source, destination, source_port, port):
+    """``(source, destination, source port, port)`` parsed, one family; None if any is not."""
+    source, destination = _address(source), _address(destination)
+    if source is None or destination is None or source.version != destination.version:
+        return None
+    source_port, port = _port(source_port), _port(port)
+    if source_port is None or port is None:
+        return None
+    return source, destination, source_port, port
+
+
 def parse_log_line(line):
     """The event of one kernel LOG/log line with one of ``PREFIXES``; None for anything else.
 
@@ -210,12 +221,10 @@ def parse_log_line(line):
     protocol = fields.get("PROTO", "").lower()
     if protocol not in ("tcp", "udp"):
         return None
-    source, destination = _address(fields.get("SRC")), _address(fields.get("DST"))
-    if source is None or destination is None or source.version != destination.version:
+    endpoints = _endpoints(fields.get("SRC"), fields.get("DST"), fields.get("SPT"), fields.get("DPT"))
+    if endpoints is None:
         return None
-    source_port, port = _port(fields.get("SPT")), _port(fields.get("DPT"))
-    if source_port is None or port is None:
-        return None
+    source, destination, source_port, port = endpoints
     return {
         "time": None,
         "source": str(source),
@@ -638,12 +647,10 @@ def _windows_event(values, fields, utc_offset):
         moment = datetime.datetime(*[int(part) for part in date.groups() + clock.groups()])
     except ValueError:
         return None
-    source, destination = _address(row.get("src-ip")), _address(row.get("dst-ip"))
-    if source is None or destination is None or source.version != destination.version:
+    endpoints = _endpoints(row.get("src-ip"), row.get("dst-ip"), row.get("src-port"), row.get("dst-port"))
+    if endpoints is None:
         return None
-    source_port, port = _port(row.get("src-port")), _port(row.get("dst-port"))
-    if source_port is None or port is None:
-        return None
+    source, destination, source_port, port = endpoints
     direction = row.get("path", "")
     if direction == "SEND":  # our own outgoing packets: nobody knocking
         return None
