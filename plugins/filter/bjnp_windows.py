@@ -19,6 +19,7 @@ from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
 from ansible.module_utils.six import string_types
 
+from ansible_collections.netsec.bjnp.plugins.filter.bjnp_listeners import bjnp_listeners
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_addresses import (
     collapse_networks,
     complement_ranges,
@@ -295,32 +296,8 @@ def bjnp_windows_diff(before, after, group):
 
 
 def bjnp_windows_listeners(tcp_listen, udp_listen, ports):
-    """Keep the listen_ports_facts entries on ``bjnp_ports``, as ``bjnp_listeners`` items.
-
-    Works on ansible.windows.win_listen_ports_facts output (and the same schema from
-    community.general.listen_ports_facts). Sorted by protocol, port and address.
-    """
-    try:
-        merged = normalize_ports(ports)
-    except (ValueError, AttributeError) as exc:
-        raise AnsibleFilterError("bjnp_windows_listeners: bad bjnp_ports entry: %s" % to_native(exc))
-    found = []
-    for protocol, entries in (("tcp", tcp_listen or []), ("udp", udp_listen or [])):
-        for entry in entries:
-            try:
-                port = int(entry.get("port"))
-            except (TypeError, ValueError):
-                continue
-            if not any(low <= port <= high for low, high in merged[protocol]):
-                continue
-            found.append({
-                "port": port,
-                "protocol": protocol,
-                "address": to_native(entry.get("address", "")),
-                "process": to_native(entry["name"]) if entry.get("name") else None,
-                "pid": entry.get("pid"),
-            })
-    return sorted(found, key=lambda item: (item["protocol"], item["port"], item["address"]))
+    """The name 0.1.0 gave netsec.bjnp.bjnp_listeners, which both listener task files now use."""
+    return bjnp_listeners(tcp_listen, udp_listen, ports)
 
 
 # --- dropped-packet logging (bjnp_log_attempts) ---------------------------------------------
