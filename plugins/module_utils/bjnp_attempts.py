@@ -33,6 +33,7 @@ import datetime
 import errno
 import ipaddress
 import json
+import math
 import os
 import re
 import time
@@ -144,9 +145,9 @@ def parse_since(value, now):
             epoch = _iso_epoch(iso, value)
         else:
             raise ValueError("since '%s' is not a time: %s" % (value, hint))
-    if epoch != epoch or epoch < EARLIEST:
+    if math.isnan(epoch) or epoch < EARLIEST:
         raise ValueError("since '%s' is before 2000-01-01 (%s): %s" % (
-            value, "not a number" if epoch != epoch else "epoch %d" % epoch, hint))
+            value, "not a number" if math.isnan(epoch) else "epoch %d" % epoch, hint))
     if epoch > now + 60:
         raise ValueError("since '%s' is in the future (%s, now %s): nothing can have been logged yet" % (
             value, format_time(epoch) if epoch < _LATEST else "after the year 9999", format_time(now)))

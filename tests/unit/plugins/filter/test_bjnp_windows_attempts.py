@@ -32,8 +32,9 @@ LOG = "C:\\Windows\\system32\\LogFiles\\Firewall\\pfirewall.log"
 
 
 def _sample(name):
+    """A sample as Windows writes it: CRLF line ends (stored with LF, as ansible-test requires)."""
     with open(os.path.join(_SAMPLES, name), "rb") as handle:
-        return handle.read()
+        return handle.read().replace(b"\n", b"\r\n")
 
 
 def _file(content, path=LOG, offset=0, rotated=False):

@@ -17,6 +17,7 @@ import calendar
 import io
 import ipaddress
 import json
+import math
 import os
 import time
 
@@ -190,7 +191,7 @@ def test_a_real_line_with_text_spliced_in_never_raises(line, at, junk):
 def test_no_text_makes_the_other_parsers_raise(text, boot):
     attempts.parse_syslog_line(text, NOW)
     attempts.parse_syslog_line(text.encode("utf-8", "surrogatepass"), NOW, utc_offset=0)
-    attempts.parse_kmsg_record(text, 0.0 if boot != boot else boot)
+    attempts.parse_kmsg_record(text, 0.0 if math.isnan(boot) else boot)
     attempts.parse_journal_entries(text, 0)
     attempts.parse_windows_firewall_log(text, 0)
     try:
