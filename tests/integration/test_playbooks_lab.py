@@ -94,7 +94,9 @@ class Lab(object):
         gateway = self.run("gateway", "iptables-save") + self.run("gateway", "ip6tables-save")
         gateway = re.sub(r"^#.*\n", "", gateway, flags=re.M)
         gateway = re.sub(r"\[\d+:\d+\]", "[0:0]", gateway)
-        return {"printhost": self.run("printhost", "nft", "list", "ruleset"), "gateway": gateway}
+        # The lab logs attempts (bjnp_log_attempts): our named counters count the probes.
+        printhost = re.sub(r"packets \d+ bytes \d+", "packets 0 bytes 0", self.run("printhost", "nft", "list", "ruleset"))
+        return {"printhost": printhost, "gateway": gateway}
 
     def spool(self, container):
         return len(self.run(container, "find", "/var/spool/bjnp", "-type", "f").split())
