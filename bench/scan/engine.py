@@ -7,6 +7,10 @@ Usage: python3 bench/scan/engine.py OUTPUT.json [--only-exposed] [--collections 
 
 ``--collections DIR`` imports netsec.bjnp from DIR (default: the tree's .cache/collections;
 bench/scan/run.py --engine-baseline points it at a copy holding an older engine).
+Targets outside loopback are refused where a default route exists: the benchmarks probe only
+loopback and the network namespaces they wire (``ip netns exec``, as run.py's netns scenario
+does, in a namespace with no default route), never a network that routes out.
+
 ``--profile N`` runs the UDP half, then the TCP half, each alone under cProfile, and prints
 for each its wall time, user and system CPU (of this process and of a child the engine
 forks), CPU per probe and the N costliest functions (own time) to stderr; the result
@@ -30,6 +34,25 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 UDP_PORTS = [8611, 8612, 8613, 8614]
 TCP_PORTS = [8611, 8612, 8613, 8614, 9100]
+
+
+def has_default_route(ipv4_routes, ipv6_routes):
+    """Whether /proc/net/route or /proc/net/ipv6_route (their texts) hold a default route."""
+    ipv4 = any(line.split()[1:2] == ["00000000"] and line.split()[7:8] == ["00000000"]
+               for line in ipv4_routes.splitlines()[1:])
+    ipv6 = any(line.split()[:2] == ["0" * 32, "00"] and line.split()[9:10] != ["lo"]
+               for line in ipv6_routes.splitlines())
+    return ipv4 or ipv6
+
+
+def outside_lab(addresses, routes_out):
+    """The addresses a benchmark must not probe: every non-loopback one where a route leads out."""
+    return [str(address) for address in addresses if routes_out and not address.is_loopback]
+
+
+def read_text(path):
+    with open(path) as handle:
+        return handle.read()
 
 
 def usage():
@@ -74,6 +97,11 @@ def main(argv):
     from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_scanner, bjnp_targets
 
     targets = bjnp_targets.expand_targets(args.targets)
+    routes_out = has_default_route(read_text("/proc/net/route"), read_text("/proc/net/ipv6_route"))
+    refused = outside_lab([address for address, dummy_name in targets], routes_out)
+    if refused:
+        sys.exit("refusing to probe %s (and %d more): not loopback, and this network namespace has a "
+                 "default route (run it inside the benchmark's own namespaces)" % (refused[0], len(refused) - 1))
     if args.profile:
         started = time.monotonic()
         results = profile_halves(bjnp_scanner, targets, args.profile)
