@@ -76,8 +76,8 @@ def task_results(plays, name):
 
 def test_each_site_sweeps_the_scan_targets_of_its_hosts_in_chunks(start_emulator, workdir, host_netns, blocks):
     site_a, site_b = blocks
-    printer_a = start_emulator(binds=["%s.10" % site_a, "%s.20" % site_a], options=["--model", "MG5200 series"])
-    printer_b = start_emulator(binds=["%s.30" % site_b], options=["--model", "TS8350 series"])
+    printer_a = start_emulator(binds=["%s.10" % site_a, "%s.20" % site_a], options=["--model", "MG5200 series", "--description", "Canon MG5200 series"])
+    printer_b = start_emulator(binds=["%s.30" % site_b], options=["--model", "TS8350 series", "--description", "Canon TS8350 series"])
     dummy, python = host_netns
     local = {"ansible_connection": "local", "ansible_python_interpreter": os.path.join(BIN, "python")}
     managed = {"ansible_connection": "local", "ansible_python_interpreter": python,
