@@ -104,8 +104,8 @@ def test_each_site_sweeps_the_scan_targets_of_its_hosts_in_chunks(start_emulator
         "a1": ["localhost: %s.%d/26 (%d of 4)" % (site_a, 64 * n, n + 1) for n in range(4)],
         "a2": [],
         # Site b: the union of b1's and b2's targets (.30 is a target of its own, probed in its chunk).
-        "b1": ["jump-b: %s.%d/26 (%d of 5)" % (site_b, 64 * n, n + 1) for n in range(4)]
-              + ["jump-b: %s.30 (5 of 5)" % site_b],
+        "b1": ["jump-b: %s.%d/26 (%d of 5)" % (site_b, 64 * n, n + 1) for n in range(4)] + [
+            "jump-b: %s.30 (5 of 5)" % site_b],
         "b2": [],
     }
 
