@@ -143,7 +143,11 @@ def test_detect_finds_the_exposures_and_the_listening_process(lab):
 def test_detect_gate_fails_on_exposure(lab):
     result = lab.playbook("detect", "-e", "bjnp_fail_on_exposure=true")
     assert result.returncode != 0
-    assert "exposed: %s, %s" % (PRINTHOST, PRINTER) in result.stdout
+    # The failure names each exposed address with its inventory name, printer and open ports
+    # (the YAML callback folds long lines: compare with the whitespace collapsed).
+    shown = " ".join(result.stdout.split())
+    assert "2 of " in shown and "%s (printhost): " % PRINTHOST in shown, result.stdout[-3000:]
+    assert "%s: Canon MG5200 series; open tcp/8611, tcp/9100, udp/8611, udp/8612" % PRINTER in shown, result.stdout[-3000:]
 
 
 def test_remediate_refuses_without_change_id(lab):
