@@ -255,8 +255,12 @@ def _counts(hosts, state_key):
 
 
 def build_document(name, probe=None, listeners=None, firewall=None, inventory=None,
-                   change_id=None, title=None, now=None):
-    """The report document (docs/reports.md). ``now`` is a UTC datetime (default: now)."""
+                   change_id=None, title=None, now=None, run_id=None, slice_id=None, slices=None):
+    """The report document (docs/reports.md). ``now`` is a UTC datetime (default: now).
+
+    ``run_id`` and ``slice_id`` say which run (an AWX workflow job) and which part of it (a
+    slice's job) this report is; ``slices`` lists the slice ids a merged report was made of.
+    """
     name = _choice(name, NAMES, "name")
     now = now or utc_now()
     before, after = _split_probe(probe)
@@ -345,6 +349,9 @@ def build_document(name, probe=None, listeners=None, firewall=None, inventory=No
             "open_ports": open_before,
         }
     document = _header(name, title, change_id, now)
+    document.update(run_id=_text(run_id, "run_id") or None, slice_id=_text(slice_id, "slice_id") or None,
+                    slices=[_text(item, "slices[%d]" % index, allow_none=False)
+                            for index, item in enumerate(_list(slices, "slices"))])
     document.update(comparison=comparison, summary=summary, hosts=hosts, managed=managed)
     return document
 
@@ -387,9 +394,11 @@ def render_junit(document):
 
     ports_suite = ET.Element("testsuite", name="bjnp.ports", timestamp=document["generated"][:-1])
     properties = ET.SubElement(ports_suite, "properties")
-    for key in ("name", "change_id", "generated"):
+    for key in ("name", "change_id", "run_id", "slice_id", "generated"):
         if document[key]:
             ET.SubElement(properties, "property", name=key, value=xml_text(document[key]))
+    if document["slices"]:
+        ET.SubElement(properties, "property", name="slices", value=xml_text(" ".join(document["slices"])))
     for host in document["hosts"]:
         for entry in host["ports"]:
             case = ET.SubElement(ports_suite, "testcase", classname="bjnp.%s" % xml_text(host["address"]),
@@ -492,9 +501,13 @@ def render_html(document):
         "<title>%s</title>" % _e(document["title"]),
         "<style>%s</style></head><body>" % _CSS,
         "<h1>%s</h1>" % _e(document["title"]),
-        '<p class="meta">%s report, generated %s%s</p>' % (
+        '<p class="meta">%s report, generated %s%s%s%s%s</p>' % (
             _e(document["name"]), _e(document["generated"]),
-            ", change <code>%s</code>" % _e(document["change_id"]) if document["change_id"] else ""),
+            ", change <code>%s</code>" % _e(document["change_id"]) if document["change_id"] else "",
+            ", run <code>%s</code>" % _e(document["run_id"]) if document["run_id"] else "",
+            ", slice <code>%s</code>" % _e(document["slice_id"]) if document["slice_id"] else "",
+            ", merged from %d slices: %s" % (len(document["slices"]), ", ".join(
+                "<code>%s</code>" % _e(item) for item in document["slices"])) if document["slices"] else ""),
     ]
 
     out.append('<h2>Summary</h2><table id="summary" class="counts"><tr><th></th>%s<th>now</th></tr>'

@@ -59,7 +59,8 @@ def build(**kwargs):
 
 def test_detect_document_has_every_documented_key_and_sorted_hosts():
     doc = build(probe=probe_result(V6, PRINTER, QUIET))
-    assert set(doc) == {"schema_version", "generator", "name", "title", "generated", "change_id",
+    assert set(doc) == {"schema_version", "generator", "name", "title", "generated", "change_id", "run_id",
+                        "slice_id", "slices",
                         "comparison", "summary", "hosts", "managed"}
     assert doc["schema_version"] == 1 and doc["generated"] == "2026-11-25T12:00:00Z"
     assert doc["title"] == "netsec.bjnp detect" and doc["comparison"] is False
