@@ -4,7 +4,7 @@
 """Build and render the detect/remediate/verify reports (docs/reports.md).
 
 Pure functions: ``build_document`` validates what the playbooks pass and returns the JSON
-document (schema_version 1, every key always present); ``render_json``, ``render_junit`` and
+document (schema_version 2, every key always present); ``render_json``, ``render_junit`` and
 ``render_html`` turn it into text. Errors are ``ValueError`` naming the bad value and where it
 is. Identity strings come from the network: they are escaped in every rendering.
 """
@@ -22,7 +22,10 @@ import xml.etree.ElementTree as ET
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_addresses import parse_network
 
-SCHEMA_VERSION = 1
+# 2: clean addresses are counted in "clean" instead of listed in "hosts" (detail: findings).
+SCHEMA_VERSION = 2
+# The monitor document did not change.
+MONITOR_SCHEMA_VERSION = 1
 GENERATOR = "netsec.bjnp.report"
 NAMES = ("detect", "remediate", "verify", "rollback")
 FORMATS = ("json", "junit", "html")
@@ -31,6 +34,9 @@ STATES = ("open", "closed", "filtered", "open|filtered")
 # A port present in only one of the before/after probes.
 ABSENT = "absent"
 PROTOCOLS = ("tcp", "udp")
+DETAILS = ("findings", "all")
+# Addresses (monitor: hosts) named in a playbook's closing message; the rest are counted.
+MESSAGE_HOSTS = 20
 IDENTITY_KEYS = ("manufacturer", "model", "description", "firmware", "command_set", "raw", "mac")
 
 # Characters XML 1.0 forbids (and lone surrogates, which no encoder accepts).
@@ -158,7 +164,8 @@ def _probe_hosts(result, where):
                 "identity": _identity(port.get("identity"), phere + ".identity"),
             }
             ports[(entry["protocol"], entry["port"])] = entry
-        hosts[address] = {"name": _text(host.get("name"), here + ".name"), "ports": ports}
+        hosts[address] = {"name": _text(host.get("name"), here + ".name"),
+                          "probed_from": _text(host.get("probed_from"), here + ".probed_from"), "ports": ports}
     summary = _dict(result.get("summary"), where + ".summary")
     targets = summary.get("targets")
     elapsed = summary.get("elapsed")
@@ -167,6 +174,9 @@ def _probe_hosts(result, where):
         "targets": targets if isinstance(targets, int) and not isinstance(targets, bool) else None,
         "elapsed": elapsed if isinstance(elapsed, (int, float)) and not isinstance(elapsed, bool) else None,
     }
+
+
+_NO_HOST = {"name": None, "probed_from": None, "ports": {}}
 
 
 def _split_probe(probe):
@@ -254,14 +264,37 @@ def _counts(hosts, state_key):
     return exposed, open_ports
 
 
+def _listed(host, detail):
+    """Whether an address gets its own entry (every port) or only counts towards ``clean``."""
+    return (detail == "all" or host["exposed"] or host["exposed_before"] or host["inventory_hostname"] is not None
+            or any(entry["changed"] for entry in host["ports"]))
+
+
+def _clean_counts(hosts):
+    """``clean.ports`` of the addresses not listed: per port, how many addresses read each state."""
+    by_port = {}
+    for host in hosts:
+        for entry in host["ports"]:
+            key = (entry["protocol"], entry["port"])
+            column = by_port.setdefault(key, {"protocol": key[0], "port": key[1], "service": entry["service"],
+                                              "states": {}})
+            column["states"][entry["state"]] = column["states"].get(entry["state"], 0) + 1
+    return [by_port[key] for key in sorted(by_port, key=lambda key: (PROTOCOLS.index(key[0]), key[1]))]
+
+
 def build_document(name, probe=None, listeners=None, firewall=None, inventory=None,
-                   change_id=None, title=None, now=None, run_id=None, slice_id=None, slices=None):
+                   change_id=None, title=None, now=None, detail="findings", run_id=None, slice_id=None, slices=None):
     """The report document (docs/reports.md). ``now`` is a UTC datetime (default: now).
 
     ``run_id`` and ``slice_id`` say which run (an AWX workflow job) and which part of it (a
     slice's job) this report is; ``slices`` lists the slice ids a merged report was made of.
+
+    ``detail`` ``findings`` lists an address with every port only when it is exposed (now or
+    before), changed or an inventory host, and counts the other, clean, ones by port and state
+    in ``clean``; ``all`` lists every address probed.
     """
     name = _choice(name, NAMES, "name")
+    detail = _choice(detail, DETAILS, "detail")
     now = now or utc_now()
     before, after = _split_probe(probe)
     comparison = before is not None
@@ -276,12 +309,12 @@ def build_document(name, probe=None, listeners=None, firewall=None, inventory=No
     managed_names = sorted(set(_text(key, "listeners") for key in listeners)
                            | set(_text(key, "firewall") for key in firewall))
 
-    hosts = []
+    probed = []
     after_hosts = after["hosts"] if after else {}
     before_hosts = before["hosts"] if comparison else {}
     for address in sorted(set(after_hosts) | set(before_hosts), key=address_key):
-        now_host = after_hosts.get(address, {"name": None, "ports": {}})
-        old_host = before_hosts.get(address, {"name": None, "ports": {}})
+        now_host = after_hosts.get(address, _NO_HOST)
+        old_host = before_hosts.get(address, _NO_HOST)
         ports = []
         for key in sorted(set(now_host["ports"]) | set(old_host["ports"]),
                           key=lambda key: (PROTOCOLS.index(key[0]), key[1])):
@@ -303,15 +336,18 @@ def build_document(name, probe=None, listeners=None, firewall=None, inventory=No
         inventory_hostname = by_address.get(address)
         if inventory_hostname is None and host_name in managed_names:
             inventory_hostname = host_name
-        hosts.append({
+        probed.append({
             "address": address,
             "name": host_name,
             "inventory_hostname": inventory_hostname,
+            "probed_from": now_host["probed_from"] or old_host["probed_from"],
             "exposed": any(entry["state"] == "open" for entry in ports),
             "exposed_before": any(entry["state_before"] == "open" for entry in ports) if comparison else None,
             "models": _models(ports),
             "ports": ports,
         })
+    hosts = [host for host in probed if _listed(host, detail)]
+    unlisted = [host for host in probed if not _listed(host, detail)]
 
     managed = []
     for host in managed_names:
@@ -327,10 +363,13 @@ def build_document(name, probe=None, listeners=None, firewall=None, inventory=No
 
     exposed, open_ports = _counts(hosts, "state")
     targets = after["targets"] if after else None
+    total = targets if targets is not None and targets >= len(probed) else len(probed)
     summary = {
-        "hosts": targets if targets is not None and targets >= len(hosts) else len(hosts),
+        "hosts": total,
         "exposed": exposed,
         "open_ports": open_ports,
+        "clean": total - exposed,
+        "listed": len(hosts),
         "before": None,
         "managed": len(managed),
         "firewall_changed": sum(1 for item in managed if item["firewall"] and item["firewall"]["changed"]),
@@ -342,24 +381,27 @@ def build_document(name, probe=None, listeners=None, firewall=None, inventory=No
     if comparison:
         exposed_before, open_before = _counts(hosts, "state_before")
         before_targets = before["targets"]
-        before_count = len([host for host in hosts if any(p["state_before"] != ABSENT for p in host["ports"])])
+        before_count = len([host for host in probed if any(p["state_before"] != ABSENT for p in host["ports"])])
         summary["before"] = {
             "hosts": before_targets if before_targets is not None and before_targets >= before_count else before_count,
             "exposed": exposed_before,
             "open_ports": open_before,
         }
+    # The probe counted more addresses than it returned (only_exposed): clean ones without ports.
+    clean = {"addresses": total - len(hosts), "without_ports": total - len(probed), "ports": _clean_counts(unlisted)}
     document = _header(name, title, change_id, now)
     document.update(run_id=_text(run_id, "run_id") or None, slice_id=_text(slice_id, "slice_id") or None,
                     slices=[_text(item, "slices[%d]" % index, allow_none=False)
                             for index, item in enumerate(_list(slices, "slices"))])
-    document.update(comparison=comparison, summary=summary, hosts=hosts, managed=managed)
+    document.update(detail=detail, comparison=comparison, summary=summary, hosts=hosts, clean=clean,
+                    managed=managed)
     return document
 
 
-def _header(name, title, change_id, now):
+def _header(name, title, change_id, now, schema_version=SCHEMA_VERSION):
     """The keys every report starts with (docs/reports.md)."""
     return {
-        "schema_version": SCHEMA_VERSION,
+        "schema_version": schema_version,
         "generator": GENERATOR,
         "name": name,
         "title": _text(title, "title") or "netsec.bjnp %s" % name,
@@ -387,37 +429,57 @@ def _identity_line(identity):
     return "; ".join("%s=%s" % (key, identity[key]) for key in IDENTITY_KEYS if identity[key])
 
 
+def _host_label(host):
+    return " / ".join(part for part in (host["inventory_hostname"], host["name"]) if part)
+
+
+def _open_ports(host):
+    return [_port_label(entry) for entry in host["ports"] if entry["state"] == "open"]
+
+
+def _state_counts(states):
+    return ", ".join("%d %s" % (states[state], state) for state in STATES + (ABSENT,) if states.get(state))
+
+
 def render_junit(document):
-    """JUnit XML: testsuite bjnp.ports (an open port fails) and bjnp.firewall (a rollback fails)."""
+    """JUnit XML: testsuite bjnp.hosts, one case per listed address (an open port fails) and one for
+    the clean addresses counted, and bjnp.firewall (a rollback fails)."""
     root = ET.Element("testsuites", name=xml_text(document["title"]))
     suites = []
 
-    ports_suite = ET.Element("testsuite", name="bjnp.ports", timestamp=document["generated"][:-1])
-    properties = ET.SubElement(ports_suite, "properties")
+    hosts_suite = ET.Element("testsuite", name="bjnp.hosts", timestamp=document["generated"][:-1])
+    properties = ET.SubElement(hosts_suite, "properties")
     for key in ("name", "change_id", "run_id", "slice_id", "generated"):
         if document[key]:
             ET.SubElement(properties, "property", name=key, value=xml_text(document[key]))
     if document["slices"]:
         ET.SubElement(properties, "property", name="slices", value=xml_text(" ".join(document["slices"])))
     for host in document["hosts"]:
+        case = ET.SubElement(hosts_suite, "testcase", classname="bjnp.hosts", name=xml_text(host["address"]),
+                             time="0")
+        opened = _open_ports(host)
+        if opened:
+            failure = ET.SubElement(case, "failure", type="exposed", message=xml_text(
+                "%s open on %s%s" % (", ".join(opened), host["address"],
+                                     " (%s)" % _host_label(host) if _host_label(host) else "")))
+            failure.text = xml_text("; ".join(host["models"]) or "no BJNP identity")
+        out = ["%s: %s" % (key, host[key]) for key in ("inventory_hostname", "name", "probed_from") if host[key]]
         for entry in host["ports"]:
-            case = ET.SubElement(ports_suite, "testcase", classname="bjnp.%s" % xml_text(host["address"]),
-                                 name=xml_text("%s %s" % (_port_label(entry), entry["service"] or "unknown")),
-                                 time="0")
-            if entry["state"] == "open":
-                failure = ET.SubElement(case, "failure", type="exposed",
-                                        message=xml_text("%s is open on %s" % (_port_label(entry), host["address"])))
-                failure.text = "state: open" + (
-                    " (before: %s)" % entry["state_before"] if entry["state_before"] else "")
-            out = ["state: %s" % entry["state"]]
-            if entry["state_before"]:
-                out.append("before: %s" % entry["state_before"])
-            if host["inventory_hostname"]:
-                out.append("inventory_hostname: %s" % host["inventory_hostname"])
+            out.append("%s %s: %s%s" % (_port_label(entry), entry["service"] or "unknown", entry["state"],
+                                        " (before: %s)" % entry["state_before"] if entry["state_before"] else ""))
             if entry["identity"]:
-                out.append("identity: %s" % _identity_line(entry["identity"]))
-            ET.SubElement(case, "system-out").text = xml_text("\n".join(out))
-    suites.append(ports_suite)
+                out.append("  identity: %s" % _identity_line(entry["identity"]))
+        ET.SubElement(case, "system-out").text = xml_text("\n".join(out))
+    clean = document["clean"]
+    if clean["addresses"]:
+        case = ET.SubElement(hosts_suite, "testcase", classname="bjnp.hosts",
+                             name="%d clean addresses" % clean["addresses"], time="0")
+        out = ["%s: %s" % (_port_label(column), _state_counts(column["states"])) for column in clean["ports"]]
+        if clean["without_ports"]:
+            out.append("%d addresses without an open port, not returned by the probe (only_exposed)"
+                       % clean["without_ports"])
+        ET.SubElement(case, "system-out").text = xml_text("\n".join(out))
+    suites.append(hosts_suite)
 
     with_firewall = [item for item in document["managed"] if item["firewall"]]
     if with_firewall:
@@ -434,22 +496,24 @@ def render_junit(document):
                 "%s: %s" % (key, result[key]) for key in ("backend", "state", "changed", "backup", "message")))
         suites.append(fw_suite)
 
-    total = failures = 0
-    for suite in suites:
-        cases = suite.findall("testcase")
-        failed = sum(1 for case in cases if case.find("failure") is not None)
-        suite.set("tests", str(len(cases)))
-        suite.set("failures", str(failed))
-        suite.set("errors", "0")
-        suite.set("skipped", "0")
-        suite.set("time", "0")
-        total += len(cases)
-        failures += failed
-        root.append(suite)
-    root.set("tests", str(total))
-    root.set("failures", str(failures))
-    root.set("errors", "0")
+    _finish_suites(root, suites)
     return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, encoding="unicode") + "\n"
+
+
+def probe_message(document, hosts=MESSAGE_HOSTS):
+    """The playbook's closing lines: the counts, then each exposed address (the first ``hosts``)
+    with its inventory name, printer and open ports, and a count of the rest."""
+    summary = document["summary"]
+    lines = ["%d of %s expose %s" % (summary["exposed"], _many(summary["hosts"], "address", "addresses"),
+                                     _many(summary["open_ports"], "open BJNP/raw-print port"))]
+    exposed = [host for host in document["hosts"] if host["exposed"]]
+    for host in exposed[:hosts]:
+        lines.append("%s%s: %s; open %s" % (
+            host["address"], " (%s)" % _host_label(host) if _host_label(host) else "",
+            ", ".join(host["models"]) or "no BJNP identity", ", ".join(_open_ports(host))))
+    if len(exposed) > hosts:
+        lines.append("... and %d more exposed addresses (see the report)" % (len(exposed) - hosts))
+    return lines
 
 
 def _e(value):
@@ -481,16 +545,53 @@ def _state_class(state):
     return "open-filtered" if state == "open|filtered" else state
 
 
-def _columns(document):
+def _columns(hosts):
     columns = set()
-    for host in document["hosts"]:
+    for host in hosts:
         for entry in host["ports"]:
             columns.add((entry["protocol"], entry["port"], entry["service"] or ""))
     return sorted(columns, key=lambda column: (PROTOCOLS.index(column[0]), column[1]))
 
 
+def _ports_table(table_id, hosts, comparison):
+    """One row per address, one state cell per port; ``hosts`` is not empty."""
+    columns = _columns(hosts)
+    out = ['<table id="%s"><thead><tr><th>address</th><th>host</th><th>printer</th>' % table_id]
+    for protocol, port, service in columns:
+        out.append("<th>%s/%d<br><small>%s</small></th>" % (protocol, port, _e(service)))
+    out.append("</tr></thead><tbody>")
+    for host in hosts:
+        by_key = dict(((entry["protocol"], entry["port"]), entry) for entry in host["ports"])
+        address = _e(host["address"])
+        row = ['<tr class="%s" data-address="%s"><td>%s</td><td>%s</td><td>%s</td>' % (
+            "exposed" if host["exposed"] else "clean", address, address, _e(_host_label(host)),
+            "<br>".join(_e(model) for model in host["models"]))]
+        for protocol, port, _service in columns:
+            entry = by_key.get((protocol, port))
+            if entry is None:
+                row.append('<td class="absent" data-address="%s" data-port="%s/%d" data-state="absent"></td>'
+                           % (address, protocol, port))
+                continue
+            classes = _state_class(entry["state"]) + (" changed" if entry["changed"] else "")
+            if comparison and entry["changed"]:
+                text = "%s &rarr; %s" % (_e(entry["state_before"]), _e(entry["state"]))
+            else:
+                text = _e(entry["state"])
+            before_attr = ' data-state-before="%s"' % _e(entry["state_before"]) if comparison else ""
+            row.append('<td class="%s" data-address="%s" data-port="%s" data-state="%s"%s>%s</td>' % (
+                classes, address, _port_label(entry), _e(entry["state"]), before_attr, text))
+        row.append("</tr>")
+        out.append("".join(row))
+    out.append("</tbody></table>")
+    return out
+
+
 def render_html(document):
-    """One self-contained page: no scripts, no external resources, every string escaped."""
+    """One self-contained page: no scripts, no external resources, every string escaped.
+
+    The exposed (and, in a comparison, the changed) addresses and their printers come first; the
+    clean ones follow in a collapsed section, the listed ones as rows and the rest as counts.
+    """
     summary = document["summary"]
     comparison = document["comparison"]
     out = [
@@ -517,52 +618,33 @@ def render_html(document):
         before = "<td>%s</td>" % summary["before"][key] if comparison else ""
         css = ' class="bad"' if key != "hosts" and summary[key] else ""
         out.append('<tr data-key="%s"><th>%s</th>%s<td%s>%s</td></tr>' % (key, label, before, css, summary[key]))
-    for key, label in (("managed", "managed hosts"), ("firewall_changed", "firewalls changed"),
-                       ("backups", "backups taken"), ("rolled_back", "rolled back"),
-                       ("listeners", "local listeners")):
+    for key, label in (("clean", "clean addresses"), ("managed", "managed hosts"),
+                       ("firewall_changed", "firewalls changed"), ("backups", "backups taken"),
+                       ("rolled_back", "rolled back"), ("listeners", "local listeners")):
         css = ' class="bad"' if key == "rolled_back" and summary[key] else ""
         out.append('<tr data-key="%s"><th>%s</th>%s<td%s>%s</td></tr>' % (
             key, label, "<td></td>" if comparison else "", css, summary[key]))
     out.append("</table>")
 
-    columns = _columns(document)
-    out.append("<h2>Hosts and ports</h2>")
-    if document["hosts"]:
-        # Words, not swatches: the only state colours on the page are the cells' own.
-        out.append('<p class="legend">Cells: red open, green closed, amber filtered, grey open|filtered'
-                   ' (UDP silence: no proof either way)%s.</p>'
-                   % ("; a blue outline marks a port this run changed" if comparison else ""))
-        out.append('<table id="ports"><thead><tr><th>address</th><th>host</th><th>printer</th>')
-        for protocol, port, service in columns:
-            out.append("<th>%s/%d<br><small>%s</small></th>" % (protocol, port, _e(service)))
-        out.append("</tr></thead><tbody>")
-        for host in document["hosts"]:
-            by_key = dict(((entry["protocol"], entry["port"]), entry) for entry in host["ports"])
-            row_class = "exposed" if host["exposed"] else "clean"
-            out.append('<tr class="%s" data-address="%s"><td>%s</td><td>%s</td><td>%s</td>' % (
-                row_class, _e(host["address"]), _e(host["address"]),
-                _e(" / ".join(part for part in (host["inventory_hostname"], host["name"]) if part)),
-                "<br>".join(_e(model) for model in host["models"])))
-            for protocol, port, _service in columns:
-                entry = by_key.get((protocol, port))
-                if entry is None:
-                    out.append('<td class="absent" data-address="%s" data-port="%s/%d" data-state="absent"></td>'
-                               % (_e(host["address"]), protocol, port))
-                    continue
-                classes = _state_class(entry["state"]) + (" changed" if entry["changed"] else "")
-                if comparison and entry["changed"]:
-                    text = "%s &rarr; %s" % (_e(entry["state_before"]), _e(entry["state"]))
-                else:
-                    text = _e(entry["state"])
-                before_attr = ' data-state-before="%s"' % _e(entry["state_before"]) if comparison else ""
-                out.append('<td class="%s" data-address="%s" data-port="%s" data-state="%s"%s>%s</td>' % (
-                    classes, _e(host["address"]), _port_label(entry), _e(entry["state"]), before_attr, text))
-            out.append("</tr>")
-        out.append("</tbody></table>")
+    # Words, not swatches: the only state colours on the page are the cells' own.
+    legend = ('<p class="legend">Cells: red open, green closed, amber filtered, grey open|filtered'
+              ' (UDP silence: no proof either way)%s.</p>'
+              % ("; a blue outline marks a port this run changed" if comparison else ""))
+    def leads(host):
+        return host["exposed"] or any(entry["changed"] for entry in host["ports"])
+
+    leading = [host for host in document["hosts"] if leads(host)]
+    rest = [host for host in document["hosts"] if not leads(host)]
+    out.append("<h2>%s</h2>" % ("Exposed and changed addresses" if comparison else "Exposed addresses"))
+    if leading:
+        out.append(legend)
+        out.extend(_ports_table("ports", leading, comparison))
+    elif summary["hosts"]:
+        out.append('<p class="good">None: no address has an open BJNP or raw-print port.</p>')
     else:
         out.append("<p>Nothing was probed.</p>")
 
-    printers = [(host, entry) for host in document["hosts"] for entry in host["ports"] if entry["identity"]]
+    printers = [(host, entry) for host in leading for entry in host["ports"] if entry["identity"]]
     if printers:
         out.append('<h2>Printers (what BJNP gives away)</h2><table id="printers"><thead><tr><th>address</th>'
                    "<th>port</th><th>manufacturer</th><th>model</th><th>description</th><th>firmware</th>"
@@ -575,6 +657,27 @@ def render_html(document):
                         for key in ("manufacturer", "model", "description", "firmware", "mac")),
                 _e(identity["raw"])))
         out.append("</tbody></table>")
+
+    clean = document["clean"]
+    if rest or clean["addresses"]:
+        out.append('<details id="clean"><summary>%s without an open port%s</summary>' % (
+            _many(len(rest) + clean["addresses"], "clean address", "clean addresses"),
+            " (%d listed: inventory hosts)" % len(rest) if rest and clean["addresses"] else ""))
+        if rest:
+            out.append(legend)
+            out.extend(_ports_table("clean-hosts", rest, comparison))
+        if clean["addresses"]:
+            out.append('<table id="clean-counts" class="counts"><thead><tr><th>port</th><th>service</th>%s'
+                       "</tr></thead><tbody>" % "".join("<th>%s</th>" % _e(state) for state in STATES))
+            for column in clean["ports"]:
+                out.append('<tr data-count-port="%s"><td>%s</td><td>%s</td>%s</tr>' % (
+                    _port_label(column), _port_label(column), _e(column["service"]),
+                    "".join("<td>%d</td>" % column["states"].get(state, 0) for state in STATES)))
+            out.append("</tbody></table>")
+            if clean["without_ports"]:
+                out.append("<p>%s not returned by the probe (only_exposed): counted, without port states.</p>"
+                           % _many(clean["without_ports"], "address", "addresses"))
+        out.append("</details>")
 
     with_firewall = [item for item in document["managed"] if item["firewall"]]
     if with_firewall:
@@ -604,7 +707,8 @@ def render_html(document):
                     _e(entry["process"]), _e(entry["pid"])))
         out.append("</tbody></table>")
 
-    out.append('<p class="meta">Written by %s, schema_version %d.</p></body></html>' % (GENERATOR, SCHEMA_VERSION))
+    out.append('<p class="meta">Written by %s, schema_version %d.</p></body></html>'
+               % (GENERATOR, document["schema_version"]))
     return "\n".join(out) + "\n"
 
 
@@ -622,8 +726,6 @@ MONITOR = "monitor"
 MODES = ("host", "gateway")
 # Source rows per host on the HTML page (the JSON has them all).
 HTML_SOURCES_PER_HOST = 200
-# Hosts and suspected print servers named in the playbook's closing message.
-MESSAGE_HOSTS = 20
 MESSAGE_SUSPECTS = 10
 _PORT_LABEL = re.compile(r"^(tcp|udp)/(\d+)(?:-(\d+))?$")
 
@@ -833,7 +935,7 @@ def build_monitor_document(attempts, change_id=None, title=None, now=None):
         "log_limited": sum(1 for item in collected if item["log_limited"]),
         "suspected_print_servers": len(suspects),
     }
-    document = _header(MONITOR, title, change_id, now)
+    document = _header(MONITOR, title, change_id, now, MONITOR_SCHEMA_VERSION)
     document.update(summary=summary, managed=managed, suspected_print_servers=suspects)
     return document
 
@@ -1072,7 +1174,7 @@ def render_monitor_html(document):
 
     out.append('<p class="meta">Source addresses are personal data in many jurisdictions: keep this report only '
                "as long as your retention policy allows. Written by %s, schema_version %d.</p></body></html>"
-               % (GENERATOR, SCHEMA_VERSION))
+               % (GENERATOR, document["schema_version"]))
     return "\n".join(out) + "\n"
 
 

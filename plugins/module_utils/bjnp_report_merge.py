@@ -4,11 +4,12 @@
 """Merge the reports of one sliced run (AWX/AAP job slicing) into one report (docs/reports.md).
 
 Pure functions. ``merge_documents`` takes the parsed JSON documents of the slices, refuses
-reports that do not belong together, turns each document back into what the playbooks gave
-``netsec.bjnp.report`` (probe hosts, listeners, firewall results, inventory) and builds the
-merged document with ``bjnp_report.build_document``: the same validation, summary, sorting
-and renderers as a report written by one run. The files are untrusted input: every value read
-is checked here or again by ``build_document``; errors are ``ValueError`` naming the slice.
+reports that do not belong together, turns each document's listed hosts and managed hosts back
+into what the playbooks gave ``netsec.bjnp.report`` (probe hosts, listeners, firewall results,
+inventory) and builds the merged document with ``bjnp_report.build_document``: the same
+validation, summary, sorting and renderers as a report written by one run. The clean addresses
+a document only counts (``clean``) are added up. The files are untrusted input: every value
+read is checked here or again by ``build_document``; errors are ``ValueError`` naming the slice.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -17,10 +18,13 @@ __metaclass__ = type
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import (
     ABSENT,
+    DETAILS,
     GENERATOR,
     MONITOR,
     NAMES,
+    PROTOCOLS,
     SCHEMA_VERSION,
+    STATES,
     address_key,
     build_document,
 )
@@ -44,14 +48,16 @@ def _need(value, kind, where):
 def _header(document, where):
     """The keys that say what a report is; refuses anything but a slice report of ours."""
     _need(document, dict, where)
-    if document.get("generator") != GENERATOR or document.get("schema_version") != SCHEMA_VERSION:
-        raise ValueError("%s: not a %s report of schema_version %d (generator %r, schema_version %r)" % (
-            where, GENERATOR, SCHEMA_VERSION, document.get("generator"), document.get("schema_version")))
     name = document.get("name")
     if name == MONITOR:
         raise ValueError("%s: monitor reports are not merged (each host's attempts are already its own)" % where)
+    if document.get("generator") != GENERATOR or document.get("schema_version") != SCHEMA_VERSION:
+        raise ValueError("%s: not a %s report of schema_version %d (generator %r, schema_version %r)" % (
+            where, GENERATOR, SCHEMA_VERSION, document.get("generator"), document.get("schema_version")))
     if name not in NAMES:
         raise ValueError("%s: name %r is not one of %s" % (where, name, ", ".join(NAMES)))
+    if document.get("detail") not in DETAILS:
+        raise ValueError("%s: detail %r is not one of %s" % (where, document.get("detail"), ", ".join(DETAILS)))
     for key in ("change_id", "run_id", "slice_id", "title"):
         if document.get(key) is not None and not isinstance(document.get(key), str):
             raise ValueError("%s: %s %r is not a string" % (where, key, document.get(key)))
@@ -61,7 +67,7 @@ def _header(document, where):
     if not document.get("slice_id"):
         raise ValueError("%s: has no slice_id, so it cannot be told from another slice (the playbooks set it "
                          "from bjnp_report_slice_id, on AWX from awx_job_id)" % where)
-    return {key: document.get(key) for key in ("name", "change_id", "run_id", "slice_id", "title")}
+    return {key: document.get(key) for key in ("name", "change_id", "run_id", "slice_id", "title", "detail")}
 
 
 def _count(value, where):
@@ -76,13 +82,56 @@ def _port_number(value, where):
     return value
 
 
+def _clean(value, where):
+    """The ``clean`` counts of a document, checked: they are added up as they are."""
+    _need(value, dict, where)
+    ports = []
+    for index, column in enumerate(_need(value.get("ports"), list, where + ".ports")):
+        here = "%s.ports[%d]" % (where, index)
+        _need(column, dict, here)
+        protocol = column.get("protocol")
+        if protocol not in PROTOCOLS:
+            raise ValueError("%s.protocol: %r is not one of %s" % (here, protocol, ", ".join(PROTOCOLS)))
+        if column.get("service") is not None:
+            _need(column["service"], str, here + ".service")
+        states = {}
+        for state, count in sorted(_need(column.get("states"), dict, here + ".states").items()):
+            if state not in STATES + (ABSENT,):
+                raise ValueError("%s.states: %r is not one of %s" % (here, state, ", ".join(STATES + (ABSENT,))))
+            states[state] = _count(count, "%s.states.%s" % (here, state))
+        ports.append({"protocol": protocol, "port": _port_number(column.get("port"), here + ".port"),
+                      "service": column.get("service"), "states": states})
+    return {"addresses": _count(value.get("addresses"), where + ".addresses"),
+            "without_ports": _count(value.get("without_ports"), where + ".without_ports"), "ports": ports}
+
+
+def _add_clean(document, slices):
+    """Add the slices' clean counts to the merged ``document`` (its summary follows)."""
+    clean = document["clean"]
+    by_port = dict(((column["protocol"], column["port"]), column) for column in clean["ports"])
+    for inputs in slices:
+        clean["addresses"] += inputs["clean"]["addresses"]
+        clean["without_ports"] += inputs["clean"]["without_ports"]
+        for column in inputs["clean"]["ports"]:
+            into = by_port.setdefault((column["protocol"], column["port"]), {
+                "protocol": column["protocol"], "port": column["port"], "service": column["service"], "states": {}})
+            into["service"] = into["service"] or column["service"]
+            for state, count in column["states"].items():
+                into["states"][state] = into["states"].get(state, 0) + count
+    clean["ports"] = [by_port[key] for key in sorted(by_port, key=lambda key: (PROTOCOLS.index(key[0]), key[1]))]
+    summary = document["summary"]
+    summary["hosts"] = summary["listed"] + clean["addresses"]
+    summary["clean"] = summary["hosts"] - summary["exposed"]
+
+
 def document_inputs(document, where="report"):
     """What ``netsec.bjnp.report`` was given for ``document``: the inverse of ``build_document``.
 
     Returns ``header`` (name, change_id, run_id, slice_id, title), ``comparison``, ``after`` and
-    ``before`` (address -> {name, ports: {(protocol, port): port}}; before is None without a
-    comparison), ``extra_after`` / ``extra_before`` (targets counted in the summary but not listed),
-    ``elapsed``, ``listeners``, ``firewall`` and ``inventory`` (inventory host -> addresses).
+    ``before`` (address -> {name, probed_from, ports: {(protocol, port): port}} of the listed
+    addresses; before is None without a comparison), ``clean`` (the document's, checked),
+    ``extra_before`` (before targets not listed), ``elapsed``, ``listeners``, ``firewall`` and
+    ``inventory`` (inventory host -> addresses).
     """
     header = _header(document, where)
     comparison = _need(document.get("comparison"), bool, where + ".comparison")
@@ -113,7 +162,8 @@ def document_inputs(document, where="report"):
                     "protocol": port.get("protocol"), "port": port.get("port"), "state": state,
                     "service": port.get("service"), "identity": port.get("identity")}
             if ports or key == "state" and not host.get("ports"):
-                probe[address] = {"address": address, "name": host.get("name"), "ports": ports}
+                probe[address] = {"address": address, "name": host.get("name"),
+                                  "probed_from": host.get("probed_from"), "ports": ports}
         if host.get("inventory_hostname") is not None:
             named[address] = _need(host["inventory_hostname"], str, here + ".inventory_hostname")
     listeners, firewall = {}, {}
@@ -134,8 +184,11 @@ def document_inputs(document, where="report"):
     for address, host in named.items():
         if host not in listeners:
             inventory.setdefault(host, []).append(address)
-    listed = len(document["hosts"])
-    extra_after = _count(summary.get("hosts"), where + ".summary.hosts") - listed
+    clean = _clean(document.get("clean"), where + ".clean")
+    extra_after = _count(summary.get("hosts"), where + ".summary.hosts") - len(document["hosts"])
+    if extra_after != clean["addresses"]:
+        raise ValueError("%s: summary.hosts (%d) is not the %d listed addresses plus the %d clean ones" % (
+            where, summary["hosts"], len(document["hosts"]), clean["addresses"]))
     extra_before = 0
     if comparison:
         before_summary = _need(summary.get("before"), dict, where + ".summary.before")
@@ -143,8 +196,8 @@ def document_inputs(document, where="report"):
     elapsed = summary.get("elapsed")
     if elapsed is not None and (isinstance(elapsed, bool) or not isinstance(elapsed, (int, float))):
         raise ValueError("%s.summary.elapsed: %r is not a number of seconds" % (where, elapsed))
-    return {"header": header, "comparison": comparison, "after": after, "before": before,
-            "extra_after": max(extra_after, 0), "extra_before": max(extra_before, 0), "elapsed": elapsed,
+    return {"header": header, "comparison": comparison, "after": after, "before": before, "clean": clean,
+            "extra_before": max(extra_before, 0), "elapsed": elapsed,
             "listeners": listeners, "firewall": firewall, "inventory": inventory}
 
 
@@ -161,8 +214,10 @@ def _merge_probe(slices, key, conflicts):
     for inputs in slices:
         slice_id = inputs["header"]["slice_id"]
         for address, host in sorted(inputs[key].items()):
-            into = merged.setdefault(address, {"address": address, "name": host["name"], "ports": {}, "seen": {}})
+            into = merged.setdefault(address, {"address": address, "name": host["name"],
+                                               "probed_from": host["probed_from"], "ports": {}, "seen": {}})
             into["name"] = into["name"] or host["name"]
+            into["probed_from"] = into["probed_from"] or host["probed_from"]
             for port_key, port in sorted(host["ports"].items()):
                 kept = into["ports"].get(port_key)
                 if kept is not None and kept["state"] != port["state"]:
@@ -176,7 +231,8 @@ def _merge_probe(slices, key, conflicts):
                     into["seen"][port_key] = slice_id
                 elif not kept["identity"] and port["identity"]:
                     kept["identity"] = port["identity"]
-    return [{"address": address, "name": host["name"], "ports": list(host["ports"].values())}
+    return [{"address": address, "name": host["name"], "probed_from": host["probed_from"],
+             "ports": list(host["ports"].values())}
             for address, host in sorted(merged.items(), key=lambda item: address_key(item[0]))]
 
 
@@ -199,6 +255,7 @@ def merge_documents(documents, run_id=None, expect_slices=None, title=None, now=
     slices = [document_inputs(document, _where(index, document)) for index, document in enumerate(documents)]
     headers = [inputs["header"] for inputs in slices]
     name = _agree(headers, "name", "kind")
+    detail = _agree(headers, "detail", "detail")
     change_id = _agree(headers, "change_id", "change")
     merged_run = _agree(headers, "run_id", "run")
     if run_id is not None and merged_run != run_id:
@@ -234,23 +291,16 @@ def merge_documents(documents, run_id=None, expect_slices=None, title=None, now=
     conflicts = []
     after = _merge_probe(slices, "after", conflicts)
     elapsed = [inputs["elapsed"] for inputs in slices if inputs["elapsed"] is not None]
-    # build_document counts the hosts table (before and after addresses) against the targets.
-    listed = set(host["address"] for host in after)
-    probe = {"hosts": after, "summary": {
-        "targets": sum(inputs["extra_after"] for inputs in slices),
-        # Slices run side by side: the run took as long as its slowest probe.
-        "elapsed": max(elapsed) if elapsed else None}}
+    # Slices run side by side: the run took as long as its slowest probe.
+    probe = {"hosts": after, "summary": {"elapsed": max(elapsed) if elapsed else None}}
     if slices[0]["comparison"]:
         before = _merge_probe(slices, "before", conflicts)
-        listed.update(host["address"] for host in before)
         probe = {"after": probe, "before": {"hosts": before, "summary": {
             "targets": len(before) + sum(inputs["extra_before"] for inputs in slices)}}}
-        probe["after"]["summary"]["targets"] += len(listed)
-    else:
-        probe["summary"]["targets"] += len(listed)
     titles = set(header["title"] for header in headers)
     document = build_document(
         name, probe=probe, listeners=listeners, firewall=firewall, inventory=inventory, change_id=change_id,
-        title=title or (titles.pop() if len(titles) == 1 else None), now=now, run_id=merged_run,
+        title=title or (titles.pop() if len(titles) == 1 else None), now=now, detail=detail, run_id=merged_run,
         slices=sorted(seen, key=slice_sort_key))
+    _add_clean(document, slices)
     return document, conflicts

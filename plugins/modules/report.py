@@ -14,9 +14,13 @@ short_description: Write the JSON, JUnit XML and HTML reports of a BJNP detect, 
 version_added: 0.1.0
 description:
   - Combines what a run found and did (probe results from M(netsec.bjnp.probe), local listeners,
-    the firewall role's C(bjnp_firewall_result) per host) into one report and writes it as JSON
-    (stable, documented keys), JUnit XML (one test case per host and port; an C(open) port is a
-    failure) and a self-contained HTML page.
+    the firewall role's C(bjnp_firewall_result) per host) into one report document and writes it as
+    JSON (stable, documented keys), JUnit XML (one test case per listed address, where an C(open) port
+    is a failure, and one for the clean addresses) and a self-contained HTML page (the exposed
+    addresses and their printers first, then a collapsed summary of the clean ones).
+  - "The report lists an address with every port when it has an C(open) port (or had one before), a
+    port that changed, or is an inventory host (O(inventory)); every other, clean, address is counted
+    by port and state (O(detail)), so a sweep of a C(/16) gives reports of a few MB."
   - With O(name=monitor) it reports the blocked attempts that M(netsec.bjnp.attempts) read on each
     managed host instead (O(attempts)), per host the sources that hit the rules, and the sources that
     look like a print server missing from C(bjnp_allowed_sources), with the entry to add. Its JUnit
@@ -75,6 +79,15 @@ options:
         C(warnings)), or to a failed result (C(failed), C(msg)) for a host that could not be read.
     type: dict
     default: {}
+    version_added: 0.2.0
+  detail:
+    description:
+      - C(findings) lists the exposed, changed and inventory addresses and counts the clean ones;
+        C(all) lists every address the probe returned.
+      - Not read with O(name=monitor).
+    type: str
+    choices: [findings, all]
+    default: findings
     version_added: 0.2.0
   change_id:
     description:
@@ -186,10 +199,13 @@ latest:
     json: /var/lib/bjnp/reports/detect-latest.json
     html: /var/lib/bjnp/reports/detect-latest.html
 message:
-  description: With O(name=monitor), the lines a playbook shows at the end of the run; per host with
-    attempts the number of attempts and sources (the first 20), and each suspected print server with the
-    allow-list entry to add (the first 10); counts of the rest.
-  returned: success, name is monitor
+  description:
+    - The lines a playbook shows at the end of the run.
+    - For a probe report the counts, then each exposed address (the first 20) with its inventory
+      name, printer model and open ports, and a count of the rest.
+    - With O(name=monitor), per host with attempts the number of attempts and sources (the first 20),
+      and each suspected print server with the allow-list entry to add (the first 10); counts of the rest.
+  returned: success
   type: list
   elements: str
   version_added: 0.2.0
@@ -210,6 +226,16 @@ summary:
       description: Addresses probed (after the change when a comparison was given).
       type: int
       sample: 12
+    clean:
+      description: Addresses probed without an C(open) port.
+      type: int
+      sample: 11
+      version_added: 0.2.0
+    listed:
+      description: Addresses listed with every port in the report (the others are counted).
+      type: int
+      sample: 3
+      version_added: 0.2.0
     exposed:
       description: Addresses with at least one C(open) port.
       type: int
@@ -263,6 +289,7 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import (
     build_document,
     build_monitor_document,
     monitor_message,
+    probe_message,
     timestamp,
     utc_now,
 )
@@ -279,6 +306,7 @@ def main():
             firewall=dict(type="dict", default={}),
             inventory=dict(type="dict", default={}),
             attempts=dict(type="dict", default={}),
+            detail=dict(type="str", choices=["findings", "all"], default="findings"),
             change_id=dict(type="str"),
             run_id=dict(type="str"),
             slice_id=dict(type="str"),
@@ -309,7 +337,7 @@ def main():
             document = build_document(params["name"], probe=params["probe"], listeners=params["listeners"],
                                       firewall=params["firewall"], inventory=params["inventory"],
                                       change_id=params["change_id"], title=params["title"], now=now,
-                                      run_id=params["run_id"], slice_id=params["slice_id"])
+                                      detail=params["detail"], run_id=params["run_id"], slice_id=params["slice_id"])
     except ValueError as exc:
         module.fail_json(msg="bad report input: %s" % exc)
     renderers = MONITOR_RENDERERS if monitor else RENDERERS
@@ -322,8 +350,7 @@ def main():
     latest = dict((fmt, os.path.join(directory, "%s-latest.%s" % (params["name"], EXTENSIONS[fmt])))
                   for fmt in formats)
     result = dict(changed=True, paths=paths, latest=latest, summary=document["summary"])
-    if monitor:
-        result["message"] = monitor_message(document)
+    result["message"] = monitor_message(document) if monitor else probe_message(document)
     if module.check_mode:
         module.exit_json(**result)
 

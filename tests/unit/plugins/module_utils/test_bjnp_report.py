@@ -58,31 +58,62 @@ def build(**kwargs):
 # --- the document --------------------------------------------------------------------------
 
 def test_detect_document_has_every_documented_key_and_sorted_hosts():
-    doc = build(probe=probe_result(V6, PRINTER, QUIET))
+    doc = build(probe=probe_result(V6, PRINTER, QUIET), detail="all")
     assert set(doc) == {"schema_version", "generator", "name", "title", "generated", "change_id", "run_id",
-                        "slice_id", "slices",
-                        "comparison", "summary", "hosts", "managed"}
-    assert doc["schema_version"] == 1 and doc["generated"] == "2026-11-25T12:00:00Z"
-    assert doc["title"] == "netsec.bjnp detect" and doc["comparison"] is False
+                        "slice_id", "slices", "detail", "comparison", "summary", "hosts", "clean", "managed"}
+    assert doc["schema_version"] == 2 and doc["generated"] == "2026-11-25T12:00:00Z"
+    assert doc["title"] == "netsec.bjnp detect" and doc["comparison"] is False and doc["detail"] == "all"
     # Numeric order (.9 before .10), IPv4 before IPv6.
     assert [h["address"] for h in doc["hosts"]] == ["127.0.0.9", "127.0.0.10", "::1"]
     printer = doc["hosts"][1]
-    assert set(printer) == {"address", "name", "inventory_hostname", "exposed", "exposed_before", "models", "ports"}
+    assert set(printer) == {"address", "name", "inventory_hostname", "probed_from", "exposed", "exposed_before",
+                            "models", "ports"}
     assert printer["exposed"] is True and printer["exposed_before"] is None
     assert printer["models"] == ["Canon MG5200 series"]
     assert [(p["protocol"], p["port"], p["state"]) for p in printer["ports"]] == [
         ("tcp", 9100, "open"), ("udp", 8611, "open"), ("udp", 8612, "open|filtered")]
     assert printer["ports"][1]["identity"] == IDENTITY
     assert printer["ports"][0]["identity"] is None and printer["ports"][0]["state_before"] is None
-    assert doc["summary"] == {"hosts": 3, "exposed": 1, "open_ports": 2, "before": None, "managed": 0,
-                              "firewall_changed": 0, "backups": 0, "rolled_back": 0, "listeners": 0,
+    assert doc["summary"] == {"hosts": 3, "exposed": 1, "open_ports": 2, "clean": 2, "listed": 3, "before": None,
+                              "managed": 0, "firewall_changed": 0, "backups": 0, "rolled_back": 0, "listeners": 0,
                               "elapsed": 0.25}
+    assert doc["clean"] == {"addresses": 0, "without_ports": 0, "ports": []}
+
+
+def test_clean_addresses_are_counted_by_port_and_state_not_listed():
+    other = host("127.0.0.11", port("tcp", 9100, "filtered"), port("udp", 8611, "open|filtered"))
+    doc = build(probe=probe_result(V6, PRINTER, QUIET, other, targets=10),
+                inventory={"quiethost": "127.0.0.9"})
+    # The exposed address and the inventory host keep every port; the two others are counts.
+    assert [(h["address"], h["inventory_hostname"]) for h in doc["hosts"]] == [
+        ("127.0.0.9", "quiethost"), ("127.0.0.10", None)]
+    assert doc["detail"] == "findings"
+    assert doc["clean"] == {"addresses": 8, "without_ports": 6, "ports": [
+        {"protocol": "tcp", "port": 9100, "service": "jetdirect", "states": {"filtered": 2}},
+        {"protocol": "udp", "port": 8611, "service": "bjnp-printer", "states": {"closed": 1, "open|filtered": 1}}]}
+    summary = doc["summary"]
+    assert (summary["hosts"], summary["exposed"], summary["clean"], summary["listed"]) == (10, 1, 9, 2)
+
+
+def test_a_host_clean_after_but_exposed_before_stays_listed():
+    after_printer = host("127.0.0.10", port("tcp", 9100, "closed"), port("udp", 8611, "closed"),
+                         port("udp", 8612, "open|filtered"))
+    doc = build(name="remediate", probe={"before": probe_result(PRINTER, QUIET),
+                                         "after": probe_result(after_printer, QUIET)})
+    assert [h["address"] for h in doc["hosts"]] == ["127.0.0.10"]
+    assert doc["clean"]["addresses"] == 1 and doc["summary"]["before"]["hosts"] == 2
+
+
+def test_probed_from_is_kept_per_address():
+    doc = build(probe=probe_result(dict(PRINTER, probed_from="site-b")))
+    assert doc["hosts"][0]["probed_from"] == "site-b"
 
 
 def test_exposed_is_recomputed_from_the_port_states_not_trusted():
     lying = host("127.0.0.2", port("tcp", 9100, "closed"))
     lying["exposed"] = True
-    assert build(probe=probe_result(lying))["hosts"][0]["exposed"] is False
+    doc = build(probe=probe_result(lying))
+    assert doc["hosts"] == [] and doc["summary"]["exposed"] == 0 and doc["clean"]["addresses"] == 1
 
 
 def test_only_exposed_probe_still_counts_every_target():
@@ -102,7 +133,7 @@ def test_before_and_after_are_merged_per_port():
     after_printer = host("127.0.0.10", port("tcp", 9100, "filtered"), port("udp", 8611, "open|filtered"),
                          port("udp", 8612, "open|filtered"))
     doc = build(name="remediate", probe={"before": probe_result(PRINTER, QUIET),
-                                         "after": probe_result(after_printer, QUIET)})
+                                         "after": probe_result(after_printer, QUIET)}, detail="all")
     assert doc["comparison"] is True
     printer = doc["hosts"][1]
     assert printer["exposed"] is False and printer["exposed_before"] is True
@@ -127,7 +158,7 @@ def test_a_port_or_host_in_only_one_probe_reads_absent_on_the_other_side():
 
 
 def test_a_skipped_before_probe_is_no_comparison():
-    doc = build(probe={"before": {"skipped": True, "changed": False}, "after": probe_result(QUIET)})
+    doc = build(probe={"before": {"skipped": True, "changed": False}, "after": probe_result(QUIET)}, detail="all")
     assert doc["comparison"] is False and doc["hosts"][0]["exposed_before"] is None
 
 
@@ -220,24 +251,31 @@ def test_timestamp_is_utc_basic_format():
 
 # --- JUnit -------------------------------------------------------------------------------
 
-def test_junit_has_one_case_per_host_and_port_and_open_ports_fail():
+def test_junit_has_one_case_per_listed_address_and_one_for_the_clean_ones():
     firewall = {"printhost": {"backend": "nftables", "changed": True, "rolled_back": True,
                               "message": "verification failed; restored /var/backups/bjnp/a.nft"},
                 "gateway": {"backend": "iptables-nft", "changed": True}}
-    doc = build(name="verify", probe=probe_result(PRINTER, QUIET, V6), firewall=firewall, change_id="CHG-9")
+    doc = build(name="verify", probe=probe_result(PRINTER, QUIET, V6, targets=300), firewall=firewall,
+                change_id="CHG-9", inventory={"printhost": "127.0.0.10"})
     root = ET.fromstring(report.render_junit(doc).encode("utf-8"))
-    assert root.tag == "testsuites" and root.get("tests") == "9" and root.get("failures") == "3"
-    ports_suite, fw_suite = root.findall("testsuite")
-    assert ports_suite.get("name") == "bjnp.ports" and ports_suite.get("tests") == "7"
-    cases = ports_suite.findall("testcase")
-    assert [(c.get("classname"), c.get("name")) for c in cases[:3]] == [
-        ("bjnp.127.0.0.9", "tcp/9100 jetdirect"), ("bjnp.127.0.0.9", "udp/8611 bjnp-printer"),
-        ("bjnp.127.0.0.10", "tcp/9100 jetdirect")]
-    failed = [(c.get("classname"), c.get("name")) for c in cases if c.find("failure") is not None]
-    assert failed == [("bjnp.127.0.0.10", "tcp/9100 jetdirect"), ("bjnp.127.0.0.10", "udp/8611 bjnp-printer")]
-    assert cases[3].find("failure").get("type") == "exposed"
-    assert "model=MG5200 series" in cases[3].find("system-out").text
-    props = dict((p.get("name"), p.get("value")) for p in ports_suite.iter("property"))
+    assert root.tag == "testsuites" and root.get("tests") == "4" and root.get("failures") == "2"
+    hosts_suite, fw_suite = root.findall("testsuite")
+    assert hosts_suite.get("name") == "bjnp.hosts" and hosts_suite.get("tests") == "2"
+    printer, clean = hosts_suite.findall("testcase")
+    assert (printer.get("classname"), printer.get("name")) == ("bjnp.hosts", "127.0.0.10")
+    failure = printer.find("failure")
+    assert failure.get("type") == "exposed"
+    assert failure.get("message") == "tcp/9100, udp/8611 open on 127.0.0.10 (printhost)"
+    assert failure.text == "Canon MG5200 series"
+    out = printer.find("system-out").text
+    assert "tcp/9100 jetdirect: open" in out and "udp/8612 bjnp-scanner: open|filtered" in out
+    assert "model=MG5200 series" in out
+    # The clean addresses are one passing case, their port states counted.
+    assert clean.get("name") == "299 clean addresses" and clean.find("failure") is None
+    assert clean.find("system-out").text.splitlines() == [
+        "tcp/9100: 1 closed, 1 filtered", "udp/8611: 1 closed, 1 open|filtered",
+        "297 addresses without an open port, not returned by the probe (only_exposed)"]
+    props = dict((p.get("name"), p.get("value")) for p in hosts_suite.iter("property"))
     assert props == {"name": "verify", "change_id": "CHG-9", "generated": "2026-11-25T12:00:00Z"}
     assert [c.get("name") for c in fw_suite.findall("testcase")] == ["gateway", "printhost"]
     assert fw_suite.get("failures") == "1"
@@ -245,10 +283,22 @@ def test_junit_has_one_case_per_host_and_port_and_open_ports_fail():
     assert failure.get("type") == "rolled_back" and "restored /var/backups/bjnp/a.nft" in failure.text
 
 
-def test_junit_without_firewall_results_has_only_the_ports_suite():
+def test_junit_without_firewall_results_has_only_the_hosts_suite():
     root = ET.fromstring(report.render_junit(build(probe=probe_result(QUIET))).encode("utf-8"))
-    assert [s.get("name") for s in root.findall("testsuite")] == ["bjnp.ports"]
-    assert root.get("failures") == "0"
+    assert [s.get("name") for s in root.findall("testsuite")] == ["bjnp.hosts"]
+    assert root.get("failures") == "0" and root.get("tests") == "1"
+
+
+def test_probe_message_names_each_exposed_address_up_to_the_cap():
+    printers = [host("127.0.1.%d" % n, port("tcp", 9100, "open"), port("udp", 8611, "open", identity=IDENTITY))
+                for n in range(1, 24)]
+    doc = build(probe=probe_result(QUIET, *printers, targets=65536), inventory={"printhost": "127.0.1.1"})
+    lines = report.probe_message(doc)
+    assert lines[0] == "23 of 65536 addresses expose 46 open BJNP/raw-print ports"
+    assert lines[1] == "127.0.1.1 (printhost): Canon MG5200 series; open tcp/9100, udp/8611"
+    assert lines[2] == "127.0.1.2: Canon MG5200 series; open tcp/9100, udp/8611"
+    assert len(lines) == 1 + 20 + 1 and lines[-1] == "... and 3 more exposed addresses (see the report)"
+    assert report.probe_message(build(probe=probe_result(QUIET))) == ["0 of 1 address expose 0 open BJNP/raw-print ports"]
 
 
 # --- HTML --------------------------------------------------------------------------------
@@ -290,27 +340,53 @@ def parse_html(text):
 
 
 ALLOWED_TAGS = {"html", "head", "meta", "title", "style", "body", "h1", "h2", "p", "table", "thead",
-                "tbody", "tr", "th", "td", "br", "small", "code", "span"}
+                "tbody", "tr", "th", "td", "br", "small", "code", "span", "details", "summary"}
 
 
 def test_html_table_has_a_coloured_cell_per_host_and_port():
-    doc = build(probe=probe_result(PRINTER, QUIET))
+    doc = build(probe=probe_result(PRINTER, QUIET), detail="all")
     page = parse_html(report.render_html(doc))
     assert page.tags <= ALLOWED_TAGS
     cells = [(c["data-address"], c["data-port"], c["data-state"], c["class"]) for c in page.cells]
-    # QUIET has no udp/8612: an absent cell keeps the grid rectangular.
+    # The exposed address first; the clean one, in its own table, has only the ports it was probed on.
     assert cells == [
-        ("127.0.0.9", "tcp/9100", "closed", "closed"), ("127.0.0.9", "udp/8611", "open|filtered", "open-filtered"),
-        ("127.0.0.9", "udp/8612", "absent", "absent"), ("127.0.0.10", "tcp/9100", "open", "open"), ("127.0.0.10", "udp/8611", "open", "open"),
-        ("127.0.0.10", "udp/8612", "open|filtered", "open-filtered")]
+        ("127.0.0.10", "tcp/9100", "open", "open"), ("127.0.0.10", "udp/8611", "open", "open"),
+        ("127.0.0.10", "udp/8612", "open|filtered", "open-filtered"),
+        ("127.0.0.9", "tcp/9100", "closed", "closed"), ("127.0.0.9", "udp/8611", "open|filtered", "open-filtered")]
     text = "".join(page.text)
     assert "Canon MG5200 series" in text and "00:1e:8f:12:34:56" in text
 
 
 def test_html_absent_column_cell_for_a_host_without_that_port():
-    page = parse_html(report.render_html(build(probe=probe_result(QUIET, PRINTER))))
-    absent = [c for c in page.cells if c["data-state"] == "absent"]
-    assert [c["data-port"] for c in absent] == ["udp/8612"]
+    # Two exposed addresses, one without udp/8612: an absent cell keeps the grid rectangular.
+    other = host("127.0.0.9", port("tcp", 9100, "open"), port("udp", 8611, "open|filtered"))
+    page = parse_html(report.render_html(build(probe=probe_result(other, PRINTER))))
+    absent = [(c["data-address"], c["data-port"]) for c in page.cells if c["data-state"] == "absent"]
+    assert absent == [("127.0.0.9", "udp/8612")]
+
+
+def test_html_leads_with_the_exposed_addresses_then_a_collapsed_summary_of_the_clean_ones():
+    doc = build(probe=probe_result(QUIET, PRINTER, V6, targets=1000), inventory={"quiethost": "127.0.0.9"})
+    text = report.render_html(doc)
+    exposed, clean = text.index('<table id="ports">'), text.index('<details id="clean">')
+    assert exposed < text.index('<table id="printers">') < clean
+    assert '<tr class="exposed" data-address="127.0.0.10">' in text[exposed:clean]
+    assert "127.0.0.9" not in text[exposed:clean] and "::1" not in text[exposed:clean]
+    section = text[clean:text.index("</details>")]
+    assert "<summary>999 clean addresses without an open port (1 listed: inventory hosts)</summary>" in section
+    assert '<table id="clean-hosts">' in section and 'data-address="127.0.0.9"' in section
+    # ::1 and the 997 addresses the probe did not return are counts, not rows.
+    assert "::1" not in section and "997 addresses not returned by the probe" in section
+    assert '<tr data-count-port="tcp/9100"><td>tcp/9100</td><td>jetdirect</td><td>0</td><td>0</td><td>1</td>' in section
+    page = parse_html(text)
+    assert page.tags <= ALLOWED_TAGS
+    assert sorted(set(c["data-address"] for c in page.cells)) == ["127.0.0.10", "127.0.0.9"]
+
+
+def test_html_of_a_clean_run_says_so():
+    text = report.render_html(build(probe=probe_result(QUIET)))
+    assert "None: no address has an open BJNP or raw-print port." in text and '<table id="ports">' not in text
+    assert "Nothing was probed." in report.render_html(build())
 
 
 def test_html_before_after_marks_changed_cells():

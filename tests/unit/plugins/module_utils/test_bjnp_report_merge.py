@@ -55,14 +55,30 @@ def fleet(count):
     return hosts
 
 
+def scan_targets(hosts):
+    """Clean addresses of a printer subnet (no inventory host): counted in ``clean``, not listed.
+
+    Each managed host's site contributes two, so slices split them with their hosts.
+    """
+    out = []
+    for entry in hosts.values():
+        base = entry["address"].rsplit(".", 1)[0].replace("127.0.", "127.1.")
+        last = int(entry["address"].rsplit(".", 1)[1])
+        out += [probe_host("%s.%d" % (base, last), ["closed", "closed", "open|filtered", "closed"]),
+                probe_host("%s.%d" % (base, last + 100), ["filtered", "closed", "closed", "closed"])]
+    return out
+
+
 def document(name, hosts, comparison=False, **extra):
-    """The report of ``hosts`` (a dict of fleet() entries), as the playbooks build it."""
-    after = {"hosts": [probe_host(h["address"], h["states"], identity=True) for h in hosts.values()],
-             "summary": {"targets": len(hosts), "elapsed": extra.pop("elapsed", 1.5)}}
+    """The report of ``hosts`` (a dict of fleet() entries) and their scan targets, as the playbooks build it."""
+    scan = scan_targets(hosts) if extra.pop("scan", True) else []
+    after = {"hosts": [probe_host(h["address"], h["states"], identity=True) for h in hosts.values()] + scan,
+             "summary": {"targets": len(hosts) + len(scan) + extra.pop("unreturned", 0),
+                         "elapsed": extra.pop("elapsed", 1.5)}}
     probe = after
     if comparison:
-        before = {"hosts": [probe_host(h["address"], ["open"] * len(PORTS), identity=True) for h in hosts.values()],
-                  "summary": {"targets": len(hosts)}}
+        before = {"hosts": [probe_host(h["address"], ["open"] * len(PORTS), identity=True) for h in hosts.values()]
+                  + scan, "summary": {"targets": len(hosts) + len(scan)}}
         probe = {"before": before, "after": after}
     kwargs = {"inventory": {host: [entry["address"]] for host, entry in hosts.items()}}
     if name in ("remediate", "rollback"):
@@ -128,20 +144,28 @@ def test_document_inputs_rebuild_the_same_document():
     assert findings(merged) == findings(original) and conflicts == []
 
 
-def test_unlisted_targets_and_the_slowest_probe_are_kept():
+def test_clean_counts_unreturned_targets_and_the_slowest_probe_are_kept():
     hosts = fleet(4)
-    parts = sliced("detect", hosts, 2, run_id="r")
-    parts[0]["summary"]["hosts"] += 3       # three targets that did not resolve in slice 100
-    parts[1]["summary"]["elapsed"] = 9.5
+    names = sorted(hosts)
+    parts = [document("detect", {names[0]: hosts[names[0]], names[2]: hosts[names[2]]}, slice_id="1", run_id="r",
+                      unreturned=3),  # three clean addresses an only_exposed probe counted, not returned
+             document("detect", {names[1]: hosts[names[1]], names[3]: hosts[names[3]]}, slice_id="2", run_id="r",
+                      elapsed=9.5)]
     merged, dummy = merge_documents(parts)
-    assert merged["summary"]["hosts"] == 4 + 3 and merged["summary"]["elapsed"] == 9.5
+    assert merged["summary"]["hosts"] == 4 + 8 + 3 and merged["summary"]["listed"] == 4
+    assert merged["clean"]["addresses"] == 8 + 3 and merged["clean"]["without_ports"] == 3
+    assert merged["summary"]["clean"] == merged["summary"]["hosts"] - merged["summary"]["exposed"]
+    assert merged["clean"]["ports"][1] == {"protocol": "tcp", "port": 9100, "service": "bjnp",
+                                           "states": {"closed": 4, "filtered": 4}}
+    assert merged["summary"]["elapsed"] == 9.5
+    assert findings(merged) == findings(document("detect", hosts, unreturned=3, elapsed=9.5))
 
 
 def test_an_address_two_slices_disagree_on_keeps_the_more_exposed_state():
     one = {"a": dict(fleet(1)["printhost-00"], address="127.0.0.50", states=["closed", "closed", "open|filtered", "closed"])}
     two = {"b": dict(fleet(1)["printhost-00"], address="127.0.0.50", states=["open", "closed", "open", "closed"])}
-    first = document("verify", one, slice_id="1", run_id="r")
-    second = document("verify", two, slice_id="2", run_id="r")
+    first = document("verify", one, slice_id="1", run_id="r", scan=False)
+    second = document("verify", two, slice_id="2", run_id="r", scan=False)
     # Inventory hosts differ, the address is shared: two gateways protecting one printer.
     merged, conflicts = merge_documents([first, second])
     states = dict(("%s/%d" % (p["protocol"], p["port"]), p["state"]) for p in merged["hosts"][0]["ports"])
@@ -197,7 +221,7 @@ def test_reports_that_are_not_slice_reports_are_refused():
     refused([unnamed], "report 1: has no slice_id")
     monitor = report.build_monitor_document({}, now=NOW)
     refused([dict(monitor, slice_id="1")], "monitor reports are not merged")
-    refused([dict(parts[0], schema_version=2)], "not a netsec.bjnp.report report of schema_version 1")
+    refused([dict(parts[0], schema_version=1)], "not a netsec.bjnp.report report of schema_version 2")
     refused([dict(parts[0], generator="other")], "generator 'other'")
     refused([], "no reports to merge")
     mixed = [parts[0], document("detect", {"x": fleet(1)["printhost-00"]}, comparison=True, slice_id="9", run_id="41")]
@@ -214,6 +238,12 @@ def test_reports_that_are_not_slice_reports_are_refused():
     (("managed", 0, "listeners"), {}, r"managed\[0\].listeners: expected list, got dict"),
     (("managed", 0, "listeners"), [{"protocol": "sctp", "port": 1}], "'sctp' is not one of tcp, udp"),
     (("summary", "hosts"), -1, "summary.hosts: -1 is not a count"),
+    (("summary", "hosts"), 99, r"summary.hosts \(99\) is not the 2 listed addresses plus the 4 clean ones"),
+    (("clean", "ports", 0, "states", "closed"), "2", r"clean.ports\[0\].states.closed: '2' is not a count"),
+    (("clean", "ports", 0, "states", "shut"), 1, r"clean.ports\[0\].states: 'shut' is not one of open"),
+    (("clean", "ports", 0, "protocol"), "sctp", r"clean.ports\[0\].protocol: 'sctp' is not one of tcp, udp"),
+    (("clean", "addresses"), None, "clean.addresses: None is not a count"),
+    (("detail",), "some", "detail 'some' is not one of findings, all"),
     (("summary", "elapsed"), "fast", "summary.elapsed: 'fast' is not a number of seconds"),
     (("run_id",), 41, "run_id 41 is not a string"),
 ])
