@@ -21,6 +21,15 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.parsing.convert_bool import BOOLEANS_FALSE, BOOLEANS_TRUE
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_attempts import LOG_SOURCES, parse_since
+from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_targets import (
+    DEFAULT_MAX_TARGETS,
+    MAX_CONCURRENCY,
+    MAX_MAX_TARGETS,
+    MAX_RATE,
+    MAX_RETRIES,
+    MAX_TIMEOUT,
+    parse_target,
+)
 
 PLAYBOOKS = ("detect", "remediate", "verify", "rollback", "monitor")
 # The playbooks that change firewalls: no default hosts, a change id unless waived.
@@ -40,9 +49,15 @@ PLAYBOOK_VARIABLES = {
     "bjnp_probe_timeout": (dict(type="float"), PROBING),
     "bjnp_probe_retries": (dict(type="int"), PROBING),
     "bjnp_probe_rate": (dict(type="int"), PROBING),
+    "bjnp_probe_concurrency": (dict(type="int"), PROBING),
+    "bjnp_probe_identify": (dict(type="bool"), PROBING),
+    "bjnp_probe_max_targets": (dict(type="int"), PROBING),
+    "bjnp_probe_only_exposed": (dict(type="bool"), PROBING),
+    "bjnp_probe_chunk_size": (dict(type="int"), PROBING),
     "bjnp_report_dir": (dict(type="path"), PLAYBOOKS),
     "bjnp_report_title": (dict(type="str"), PLAYBOOKS),
     "bjnp_report_formats": (dict(type="list", elements="str", choices=["json", "junit", "html"]), PLAYBOOKS),
+    "bjnp_report_detail": (dict(type="str", choices=["findings", "all"]), PROBING),
     "bjnp_report_run_id": (dict(type="str"), PROBING),
     "bjnp_report_slice_id": (dict(type="str"), PROBING),
     "bjnp_unknown_vars_waived": (dict(type="raw"), PLAYBOOKS),
@@ -75,7 +90,7 @@ ROLE_VARIABLES_READ = {
 # Facts and results the playbooks and roles set on the hosts: known names, never input.
 OUTPUTS = (
     "bjnp_attempts_linux", "bjnp_attempts_result", "bjnp_exposed_ports", "bjnp_firewall_result", "bjnp_listeners", "bjnp_preflight_df",
-    "bjnp_probe_addresses", "bjnp_probe_of_host", "bjnp_probe_of_scan", "bjnp_probe_targets", "bjnp_probes",
+    "bjnp_probe_addresses", "bjnp_probe_chunks", "bjnp_probe_of_host", "bjnp_probe_of_scan", "bjnp_probe_targets", "bjnp_probes",
     "bjnp_remediate_problems", "bjnp_remediate_roll_back", "bjnp_report", "bjnp_run_checked",
     "bjnp_smoke_jobs", "bjnp_smoke_probe", "bjnp_smoke_test", "bjnp_unprobed_targets", "bjnp_verify_targets",
 )
@@ -85,8 +100,20 @@ MINIMUMS = {
     "bjnp_probe_timeout": (0, False),
     "bjnp_probe_retries": (0, True),
     "bjnp_probe_rate": (0, True),
+    "bjnp_probe_concurrency": (1, True),
+    "bjnp_probe_max_targets": (1, True),
+    "bjnp_probe_chunk_size": (1, True),
     "bjnp_smoke_test_timeout": (0, False),
     "bjnp_print_server_min_connections": (1, True),
+}
+# Upper bounds (inclusive): netsec.bjnp.probe's own, so a bad value fails before any host is contacted.
+MAXIMUMS = {
+    "bjnp_probe_timeout": MAX_TIMEOUT,
+    "bjnp_probe_retries": MAX_RETRIES,
+    "bjnp_probe_rate": MAX_RATE,
+    "bjnp_probe_concurrency": MAX_CONCURRENCY,
+    "bjnp_probe_max_targets": MAX_MAX_TARGETS,
+    "bjnp_probe_chunk_size": MAX_MAX_TARGETS,
 }
 
 ROLES = ("firewall", "listeners")
@@ -189,6 +216,29 @@ def _number(value):
     except ValueError:
         return None
     return number if math.isfinite(number) else None
+
+
+def _plain_number(number):
+    return int(number) if number == int(number) else number
+
+
+def check_scan_targets(value, max_targets):
+    """Problems of bjnp_scan_targets, by netsec.bjnp.probe's own target parser, and their count
+    against bjnp_probe_max_targets (hostnames count as one address here)."""
+    problems, total = [], 0
+    # A string is a comma-separated list, as Ansible reads a list option.
+    for target in value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]:
+        try:
+            parsed = parse_target(target)
+        except ValueError as exc:
+            problems.append("bjnp_scan_targets: %s" % exc)
+            continue
+        total += getattr(parsed, "num_addresses", 1)
+    limit = _number(max_targets)
+    if not problems and limit is not None and total > limit:
+        problems.append("bjnp_scan_targets expand to %d addresses, more than bjnp_probe_max_targets=%s (a /8 instead of "
+                        "a /24?): narrow them or raise bjnp_probe_max_targets" % (total, _plain_number(limit)))
+    return problems
 
 
 def check_serial(value):
@@ -294,6 +344,10 @@ def check_host(playbook, values, role_specs, inventory):
             number = _number(value)
             if number is None or number < minimum or (number == minimum and not inclusive):
                 found = ["%s %s must be %s %s" % (name, show(value), "at least" if inclusive else "more than", minimum)]
+            elif name in MAXIMUMS and number > MAXIMUMS[name]:
+                found = ["%s %s must be at most %s" % (name, show(value), _plain_number(MAXIMUMS[name]))]
+        if not found and name == "bjnp_scan_targets":
+            found = check_scan_targets(value, values.get("bjnp_probe_max_targets", DEFAULT_MAX_TARGETS))
         if not found and name in ("bjnp_probe_from", "bjnp_smoke_test_from") and str(value) not in inventory:
             suggestion = closest(str(value), inventory)
             found = ["%s %s is not a host of the inventory%s" % (

@@ -8,10 +8,11 @@ the site's printer network (``lab``: a managed print host running the emulator) 
 scanner (``scan``). Nothing joins the sites to each other or to the controller. Inventory hosts
 live in those namespaces: their Python is started with ``ip netns exec`` (a two-line
 interpreter wrapper), so a task delegated to ``scanner_a`` runs, and sends its packets, inside
-site A's scanner namespace. Group vars give site_a ``bjnp_probe_from: scanner_a`` and site_b
-``bjnp_probe_from: scanner_b``, as a multi-site company would; netsec.bjnp.detect must report
-both sites' printers in its one report. Probing site B from site A's scanner finds nothing
-open: the network really is split, and the traffic never leaves the namespaces.
+site A's scanner namespace. Group vars give site_a ``bjnp_probe_from: scanner_a`` and
+``bjnp_scan_targets`` of its printer subnet, site_b the same with scanner_b, as a multi-site
+company would; netsec.bjnp.detect must report both sites' print hosts and unmanaged printers in
+its one report, each with the scanner that probed it. Probing site B from site A's scanner finds
+nothing open: the network really is split, and the traffic never leaves the namespaces.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -55,15 +56,25 @@ def interpreter(workdir, netns):
     return path
 
 
+def printer(site):
+    """A printer nobody manages on the site's printer network (a second address of its namespace)."""
+    return site.LAB_V4.rsplit(".", 1)[0] + ".50"
+
+
+def nobody(site):
+    """An address of the site's subnet with nothing on it."""
+    return site.LAB_V4.rsplit(".", 1)[0] + ".51"
+
+
 def inventory(workdir, site_a, site_b):
     def host(netns, **extra):
         return dict({"ansible_connection": "local", "ansible_python_interpreter": interpreter(workdir, netns)},
                     **extra)
 
     data = {"all": {"vars": {"bjnp_probe_timeout": 0.5}, "children": {
-        "site_a": {"vars": {"bjnp_probe_from": "scanner_a"},
+        "site_a": {"vars": {"bjnp_probe_from": "scanner_a", "bjnp_scan_targets": [printer(site_a), nobody(site_a)]},
                    "hosts": {"printhost_a": host(site_a.lab, bjnp_probe_address=site_a.LAB_V4)}},
-        "site_b": {"vars": {"bjnp_probe_from": "scanner_b"},
+        "site_b": {"vars": {"bjnp_probe_from": "scanner_b", "bjnp_scan_targets": [printer(site_b), nobody(site_b)]},
                    "hosts": {"printhost_b": host(site_b.lab, bjnp_probe_address=site_b.LAB_V4)}},
         "scanners": {"hosts": {"scanner_a": host(site_a.scan), "scanner_b": host(site_b.scan)}},
     }}}
@@ -92,9 +103,11 @@ def open_ports(report, address):
 
 def test_each_site_is_probed_from_its_own_scanner_into_one_report(netns_pair, site_b, start_emulator, workdir):
     site_a = netns_pair
-    start_emulator(["--model", "MG5200 series"], binds=[site_a.LAB_V4], netns=site_a.lab)
-    start_emulator(["--model", "TS8350 series", "--description", "Canon TS8350 series"], binds=[site_b.LAB_V4],
-                   netns=site_b.lab)
+    for site in (site_a, site_b):
+        site.run(site.lab, ["ip", "addr", "add", printer(site) + "/24", "dev", site.lab_if]).check_returncode()
+    start_emulator(["--model", "MG5200 series"], binds=[site_a.LAB_V4, printer(site_a)], netns=site_a.lab)
+    start_emulator(["--model", "TS8350 series", "--description", "Canon TS8350 series"],
+                   binds=[site_b.LAB_V4, printer(site_b)], netns=site_b.lab)
     inventory(workdir, site_a, site_b)
 
     # The split is real: from site A's scanner, site B's printer is not there (no route; the
@@ -105,14 +118,19 @@ def test_each_site_is_probed_from_its_own_scanner_into_one_report(netns_pair, si
 
     report = detect(workdir, "site_a:site_b", os.path.join(workdir, "reports"))
     expected = ["tcp/8611", "tcp/9100", "udp/8611", "udp/8612"]
-    assert open_ports(report, site_a.LAB_V4) == expected
-    assert open_ports(report, site_b.LAB_V4) == expected
     by_address = dict((host["address"], host) for host in report["hosts"])
-    assert by_address[site_a.LAB_V4]["models"] == ["Canon MG5200 series"]
-    assert by_address[site_b.LAB_V4]["models"] == ["Canon TS8350 series"]
-    assert by_address[site_a.LAB_V4]["inventory_hostname"] == "printhost_a"
-    assert by_address[site_b.LAB_V4]["inventory_hostname"] == "printhost_b"
-    assert report["summary"]["hosts"] == 2 and report["summary"]["exposed"] == 2
+    for site, scanner, model, name in ((site_a, "scanner_a", "Canon MG5200 series", "printhost_a"),
+                                       (site_b, "scanner_b", "Canon TS8350 series", "printhost_b")):
+        for address in (site.LAB_V4, printer(site)):
+            assert open_ports(report, address) == expected
+            assert by_address[address]["models"] == [model]
+            assert by_address[address]["probed_from"] == scanner
+        assert by_address[site.LAB_V4]["inventory_hostname"] == name
+        assert by_address[printer(site)]["inventory_hostname"] is None
+        assert nobody(site) not in by_address
+    # Two print hosts, two unmanaged printers, two empty addresses (counted clean, not listed).
+    assert report["summary"]["hosts"] == 6 and report["summary"]["exposed"] == 4
+    assert report["clean"]["addresses"] == 2
     # The listeners role ran in each site's printer namespace and names the emulator there.
     listeners = dict((item["inventory_hostname"], item["listeners"]) for item in report["managed"])
     assert sorted(listeners) == ["printhost_a", "printhost_b"]
@@ -122,5 +140,7 @@ def test_each_site_is_probed_from_its_own_scanner_into_one_report(netns_pair, si
     # Site B probed from site A's scanner (an extra var outranks the group vars): site A is
     # still found, site B is not, so the findings above came from each site's own scanner.
     wrong = detect(workdir, "site_a:site_b", os.path.join(workdir, "wrong"), "-e", "bjnp_probe_from=scanner_a")
-    assert open_ports(wrong, site_a.LAB_V4) == expected
+    assert open_ports(wrong, site_a.LAB_V4) == open_ports(wrong, printer(site_a)) == expected
     assert open_ports(wrong, site_b.LAB_V4) == []
+    assert printer(site_b) not in [host["address"] for host in wrong["hosts"]]
+    assert wrong["summary"]["exposed"] == 2
