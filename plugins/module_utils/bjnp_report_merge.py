@@ -254,6 +254,15 @@ def merge_documents(documents, run_id=None, expect_slices=None, title=None, now=
         raise ValueError("no reports to merge")
     slices = [document_inputs(document, _where(index, document)) for index, document in enumerate(documents)]
     headers = [inputs["header"] for inputs in slices]
+    seen = {}
+    for index, header in enumerate(headers):
+        if header["slice_id"] in seen:
+            raise ValueError("slice %s is given twice: reports %d and %d" % (
+                header["slice_id"], seen[header["slice_id"]] + 1, index + 1))
+        seen[header["slice_id"]] = index
+    # In slice order from here on: messages and conflicts do not depend on the order of the files.
+    slices.sort(key=lambda inputs: slice_sort_key(inputs["header"]["slice_id"]))
+    headers = [inputs["header"] for inputs in slices]
     name = _agree(headers, "name", "kind")
     detail = _agree(headers, "detail", "detail")
     change_id = _agree(headers, "change_id", "change")
@@ -263,12 +272,6 @@ def merge_documents(documents, run_id=None, expect_slices=None, title=None, now=
     if merged_run is None and change_id is None:
         raise ValueError("nothing ties these reports to one run: they have neither a run_id nor a change_id "
                          "(set bjnp_report_run_id, on AWX awx_workflow_job_id does)")
-    seen = {}
-    for index, header in enumerate(headers):
-        if header["slice_id"] in seen:
-            raise ValueError("slice %s is given twice: reports %d and %d" % (
-                header["slice_id"], seen[header["slice_id"]] + 1, index + 1))
-        seen[header["slice_id"]] = index
     if expect_slices is not None and len(slices) != expect_slices:
         raise ValueError("expected %d slice reports, got %d (slices %s)" % (
             expect_slices, len(slices), ", ".join(sorted(seen, key=slice_sort_key))))
