@@ -15,7 +15,10 @@ Run as root from the repository, after `make setup`:
    For scale: ansible's own floor (an ad-hoc ping) and nmap with default timing.
 3. Loopback /16: the engine alone and the probe through ansible, both with only_exposed
    (wall time, probes/s, peak memory), and nmap unless --quick.
-4. A /24 behind a veth pair between two network namespaces this script creates (the kernel
+4. Playbook /16: netsec.bjnp.detect with bjnp_scan_targets the /16 (probe in chunks, merge,
+   listeners, the three reports), side by side with the probe through ansible on the same
+   targets in the same run: wall times, their ratio, findings of the report, report sizes.
+5. A /24 behind a veth pair between two network namespaces this script creates (the kernel
    rate-limits ICMP there as on real hosts): probe and nmap again, and for reference nmap
    with --defeat-icmp-ratelimit or --script-timeout 3s (faster, but they lose identities).
 Each row also gives the CPU seconds of the measured command and its children (user, system,
@@ -52,9 +55,11 @@ LOOPBACK_16 = "127.77.0.0/16"
 LOOPBACK_24 = "127.77.0.0/24"
 NETNS_24 = "10.231.1.0/24"
 NETNS_SCAN, NETNS_LAB = "bjnpbench-scan", "bjnpbench-lab"
+# The playbook's managed host: its modules (the listeners role) run in this empty namespace.
+NETNS_HOST = "bjnpbench-host"
 PRINTER_EVERY, PRINTER_OFFSET = 64, 5
 MODELS = ("MG5200 series", "TS8350 series")
-SCENARIOS = ("loopback-24", "loopback-16", "netns-24")
+SCENARIOS = ("loopback-24", "loopback-16", "playbook-16", "netns-24")
 PORTS_PER_ADDRESS = 9  # udp 8611-8614, tcp 8611-8614 and 9100
 # nmap's fastest honest settings for this job: SYN scan (we are root) plus UDP, the
 # bjnp-discover script for identities, no DNS, no host discovery, -T5 with a minimum rate.
@@ -230,6 +235,16 @@ class Lab(object):
                 expected[address] = model
         return expected
 
+    def create_host_namespace(self):
+        """An empty namespace for the playbook's managed host, so the listeners role lists its
+        sockets, not the emulators' 4,096 (listen_ports_facts runs ps once per socket: minutes)."""
+        if subprocess.call(["ip", "netns", "pids", NETNS_HOST], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL) == 0:
+            sys.exit("network namespace %s already exists; remove it first" % NETNS_HOST)
+        self.namespaces.append(NETNS_HOST)
+        subprocess.check_call(["ip", "netns", "add", NETNS_HOST])
+        subprocess.check_call(["ip", "-n", NETNS_HOST, "link", "set", "lo", "up"])
+
     def create_namespaces(self):
         """Scanner and printers in two namespaces of our own, joined by a veth pair."""
         commands = [
@@ -250,7 +265,7 @@ class Lab(object):
             if subprocess.call(["ip", "netns", "pids", netns], stdout=subprocess.DEVNULL,
                                stderr=subprocess.DEVNULL) == 0:
                 sys.exit("network namespace %s already exists; remove it first" % netns)
-        self.namespaces = [NETNS_SCAN, NETNS_LAB]
+        self.namespaces.extend([NETNS_SCAN, NETNS_LAB])
         for command in commands:
             subprocess.check_call(command)
 
@@ -272,6 +287,28 @@ def ansible_result(path):
     """The module result from the output of ansible's json stdout callback."""
     with open(path) as handle:
         return json.load(handle)["plays"][0]["tasks"][0]["hosts"]["localhost"]
+
+
+def report_findings(path):
+    """The same findings from a detect report's JSON document (hosts lists every exposed address)."""
+    with open(path) as handle:
+        document = json.load(handle)
+    tcp_open, identities, states = set(), {}, {}
+    for host in document["hosts"]:
+        for port in host["ports"]:
+            key = "%s %s" % (port["protocol"], port["state"])
+            states[key] = states.get(key, 0) + 1
+            if port["state"] != "open":
+                continue
+            if port["protocol"] == "tcp":
+                tcp_open.add((host["address"], port["port"]))
+            else:
+                identities[(host["address"], port["port"])] = (port["identity"] or {}).get("model")
+    for column in document["clean"]["ports"]:
+        for state, count in column["states"].items():
+            key = "%s %s" % (column["protocol"], state)
+            states[key] = states.get(key, 0) + count
+    return (tcp_open, identities), states
 
 
 def probe_findings(result):
@@ -394,6 +431,48 @@ class Bench(object):
         tool = "probe via ansible ad-hoc" + (" (only_exposed)" if only_exposed else "") + label
         return self._row(scenario, tool, network, figures, probe_findings(ansible_result(output)), expected)
 
+    def playbook(self, scenario, network, expected):
+        """``ansible-playbook netsec.bjnp.detect`` with ``bjnp_scan_targets: [network]``, probed from
+        the controller, reports in the work directory. The one managed host, printhost, runs its
+        modules in the empty namespace NETNS_HOST (a host apart from the printers, as in a real
+        network) and is probed at 127.0.0.1. Returns the row, with the report files' sizes and the
+        time of each task (the json callback's durations)."""
+        reports = os.path.join(self.workdir, "%s-reports" % scenario)
+        inventory = os.path.join(self.workdir, "%s-inventory.json" % scenario)
+        python = os.path.join(BIN, "python")
+        # ansible takes an interpreter path, not a command line: a script enters the namespace.
+        in_host = os.path.join(self.workdir, "python-in-%s" % NETNS_HOST)
+        with open(in_host, "w") as handle:
+            handle.write('#!/bin/sh\nexec ip netns exec %s %s "$@"\n' % (NETNS_HOST, python))
+        os.chmod(in_host, 0o755)
+        with open(inventory, "w") as handle:
+            json.dump({"all": {"hosts": {
+                "localhost": {"ansible_connection": "local", "ansible_python_interpreter": python},
+                "printhost": {"ansible_connection": "local", "bjnp_probe_address": "127.0.0.1",
+                              "ansible_python_interpreter": in_host,
+                              "bjnp_scan_targets": [network], "bjnp_report_dir": reports}}}}, handle)
+        output = os.path.join(self.workdir, "%s-playbook.json" % scenario)
+        figures = run_timed([os.path.join(BIN, "ansible-playbook"), "-i", inventory, "netsec.bjnp.detect",
+                             "-e", "bjnp_hosts=printhost"],
+                            os.path.join(self.workdir, "ansible.log"), stdout=output, nice=self.nice)
+        row = self._row(scenario, "detect playbook (scan targets, reports)", network, figures,
+                        report_findings(os.path.join(reports, "detect-latest.json")), expected)
+        row["report_mb"] = dict((name.rsplit(".", 1)[1], round(os.path.getsize(os.path.join(reports, name)) / 1e6, 2))
+                                for name in os.listdir(reports) if name.startswith("detect-latest."))
+        tasks = {}
+        with open(output) as handle:
+            for play in json.load(handle)["plays"]:
+                for task in play["tasks"]:
+                    duration = task["task"]["duration"]
+                    started, ended = duration["start"], duration["end"]
+                    seconds = (_stamp(ended) - _stamp(started))
+                    tasks[task["task"]["name"]] = round(tasks.get(task["task"]["name"], 0) + seconds, 2)
+        row["tasks_s"] = tasks
+        print("    reports (MB): %s; slowest tasks (s): %s" % (
+            ", ".join("%s %.2f" % item for item in sorted(row["report_mb"].items())),
+            ", ".join("%s %.2f" % item for item in sorted(tasks.items(), key=lambda item: -item[1])[:5])), flush=True)
+        return row
+
     def engine(self, scenario, network, expected, netns=None, only_exposed=False, collections=COLLECTIONS,
                label=""):
         output = os.path.join(self.workdir, "%s-engine%s.json" % (scenario, label.replace(" ", "-")))
@@ -413,6 +492,11 @@ class Bench(object):
         figures = run_timed(command, os.path.join(self.workdir, "nmap.log"), nice=self.nice)
         tool = "nmap " + (" ".join(timing) or "(default timing)")
         return self._row(scenario, tool, network, figures, nmap_findings(output), expected, counted)
+
+
+def _stamp(text):
+    """Seconds of a json callback time stamp (2026-12-03T05:45:42.123456Z)."""
+    return time.mktime(time.strptime(text[:19], "%Y-%m-%dT%H:%M:%S")) + float("0" + text[19:].rstrip("Z"))
 
 
 def engine_speed(bench, expected, baseline, rounds):
@@ -492,7 +576,7 @@ def main():
                         help="an older plugins/module_utils/bjnp_scanner.py (e.g. from git show HEAD:...): "
                              "the /16 is measured with it and with the tree's engine, side by side")
     parser.add_argument("--repeat", type=int, default=1,
-                        help="rounds of the side-by-side /16 measurement (with --engine-baseline)")
+                        help="rounds of the side-by-side /16 measurements (with --engine-baseline, and playbook-16)")
     args = parser.parse_args()
     if os.geteuid() != 0:
         sys.exit("run as root: the benchmark binds many addresses and creates network namespaces")
@@ -513,7 +597,7 @@ def main():
     scenarios = args.only or SCENARIOS
     printers = {}
     try:
-        if "loopback-24" in scenarios or "loopback-16" in scenarios:
+        if set(scenarios) & set(["loopback-24", "loopback-16", "playbook-16"]):
             print("starting emulators on 1 address in %d of %s" % (PRINTER_EVERY, LOOPBACK_16), flush=True)
             printers = lab.start_printers(printer_addresses(LOOPBACK_16))
         if "loopback-24" in scenarios:
@@ -545,6 +629,31 @@ def main():
                 nmap16 = bench.nmap("loopback-16", LOOPBACK_16, expected16)
                 compare(ansible16, nmap16)
                 compare(engine16, nmap16)
+
+        if "playbook-16" in scenarios:
+            expected16 = expected_findings(printers)
+            print("playbook /16 (%s, %d printers): the detect playbook and the probe alone, same targets:"
+                  % (LOOPBACK_16, len(printers)), flush=True)
+            lab.create_host_namespace()
+            # A-B-B-A per round (--repeat), so a load that drifts weighs on both alike.
+            alone, played = [], []
+            for dummy in range(args.repeat):
+                for kind in ("alone", "playbook", "playbook", "alone"):
+                    bench.settle()
+                    if kind == "alone":
+                        alone.append(bench.ansible("playbook-16", LOOPBACK_16, expected16, only_exposed=True))
+                    else:
+                        played.append(bench.playbook("playbook-16", LOOPBACK_16, expected16))
+            about["playbook_vs_probe"] = dict((field, round(
+                statistics.median(row[field] for row in played) / statistics.median(row[field] for row in alone), 2))
+                for field in ("wall_s", "cpu_s"))
+            print("  -> detect playbook / probe via ansible, medians of %d runs each: wall %.2f s / %.2f s = %.2fx, "
+                  "cpu %.2f s / %.2f s = %.2fx (goal: at most 2x)" % (
+                      len(played), statistics.median(row["wall_s"] for row in played),
+                      statistics.median(row["wall_s"] for row in alone), about["playbook_vs_probe"]["wall_s"],
+                      statistics.median(row["cpu_s"] for row in played),
+                      statistics.median(row["cpu_s"] for row in alone), about["playbook_vs_probe"]["cpu_s"]),
+                  flush=True)
 
         if "netns-24" in scenarios:
             print("netns /24 behind a veth (%s):" % NETNS_24, flush=True)

@@ -227,4 +227,3 @@ def merge_probes(records):
             "sites": [sites[site] for site in site_order],
         },
     }
-

@@ -630,6 +630,7 @@ def render_html(document):
     legend = ('<p class="legend">Cells: red open, green closed, amber filtered, grey open|filtered'
               ' (UDP silence: no proof either way)%s.</p>'
               % ("; a blue outline marks a port this run changed" if comparison else ""))
+
     def leads(host):
         return host["exposed"] or any(entry["changed"] for entry in host["ports"])
 

@@ -146,6 +146,25 @@ def test_booleans_read_as_ansible_reads_them(value, meant):
     ("detect", "bjnp_probe_retries", -1, "bjnp_probe_retries -1 must be at least 0"),
     ("detect", "bjnp_probe_rate", "10k", 'bjnp_probe_rate "10k": is not an int'),
     ("verify", "bjnp_smoke_test_timeout", 0, "bjnp_smoke_test_timeout 0 must be more than 0"),
+    # The probe's own bounds, before any host is contacted.
+    ("detect", "bjnp_probe_timeout", 61, "bjnp_probe_timeout 61 must be at most 60"),
+    ("detect", "bjnp_probe_retries", 11, "bjnp_probe_retries 11 must be at most 10"),
+    ("detect", "bjnp_probe_rate", 2000000, "bjnp_probe_rate 2000000 must be at most 1000000"),
+    ("detect", "bjnp_probe_concurrency", 0, "bjnp_probe_concurrency 0 must be at least 1"),
+    ("detect", "bjnp_probe_concurrency", 2000000, "bjnp_probe_concurrency 2000000 must be at most 1048576"),
+    ("verify", "bjnp_probe_max_targets", 0, "bjnp_probe_max_targets 0 must be at least 1"),
+    ("detect", "bjnp_probe_max_targets", "lots", 'bjnp_probe_max_targets "lots": is not an int'),
+    ("remediate", "bjnp_probe_max_targets", 16777217, "bjnp_probe_max_targets 16777217 must be at most 16777216"),
+    ("detect", "bjnp_probe_chunk_size", 0, "bjnp_probe_chunk_size 0 must be at least 1"),
+    ("detect", "bjnp_probe_identify", "perhaps", 'bjnp_probe_identify "perhaps": is not a boolean'),
+    ("detect", "bjnp_probe_only_exposed", "some", 'bjnp_probe_only_exposed "some": is not a boolean'),
+    ("verify", "bjnp_report_detail", "everything",
+     'bjnp_report_detail "everything": value of bjnp_report_detail must be one of: findings, all'),
+    ("detect", "bjnp_scan_targets", ["10.0.0.0/24", "192.168.1"],
+     "bjnp_scan_targets: target '192.168.1' is not a dotted-quad IPv4 address"),
+    ("detect", "bjnp_scan_targets", ["10.0.0.0/33"], "bjnp_scan_targets: target '10.0.0.0/33' is not a valid CIDR network"),
+    ("detect", "bjnp_scan_targets", ["10.0.0.0/8"],
+     "bjnp_scan_targets expand to 16777216 addresses, more than bjnp_probe_max_targets=65536 (a /8 instead of a /24?)"),
     ("detect", "bjnp_probe_from", "controler", 'bjnp_probe_from "controler" is not a host of the inventory (did you mean controller?)'),
     ("verify", "bjnp_smoke_test_from", "nowhere", 'bjnp_smoke_test_from "nowhere" is not a host of the inventory'),
     ("detect", "bjnp_ports", [{"protocol": "tpc", "port": 9100}],
@@ -174,10 +193,22 @@ def test_a_playbook_checks_only_what_it_reads():
     assert "bjnp_action" in only(changing(bjnp_action="dorp"))
 
 
+def test_scan_targets_are_counted_against_the_hosts_own_max_targets():
+    values = {"bjnp_scan_targets": ["10.0.0.0/16", "10.1.0.0/24"], "bjnp_probe_max_targets": 65536}
+    assert "expand to 65792 addresses" in only(check(hosts={"printhost": values}))
+    values["bjnp_probe_max_targets"] = 65792
+    assert check(hosts={"printhost": values})["problems"] == []
+    # A comma-separated string is a list, as Ansible reads one.
+    assert check(hosts={"printhost": {"bjnp_scan_targets": "10.0.0.0/24,printer01.example.com"}})["problems"] == []
+
+
 @pytest.mark.parametrize("playbook", pi.PLAYBOOKS)
 def test_good_values_pass(playbook):
     values = {"bjnp_probe_from": "controller", "bjnp_probe_timeout": "0.5", "bjnp_probe_retries": 0,
               "bjnp_scan_targets": "10.0.0.0/24", "bjnp_report_formats": ["json"], "bjnp_fail_on_exposure": "no",
+              "bjnp_probe_concurrency": 512, "bjnp_probe_rate": "1000", "bjnp_probe_identify": "no",
+              "bjnp_probe_max_targets": 16777216, "bjnp_probe_only_exposed": False, "bjnp_probe_chunk_size": 4096,
+              "bjnp_report_detail": "all",
               "bjnp_smoke_test_from": "printserver", "bjnp_smoke_test_printer": "10.0.0.5", "bjnp_change_id": 1234,
               "bjnp_allowed_sources": ["10.0.0.20"], "bjnp_mode": ["host"], "bjnp_rollback": "restore"}
     assert check(playbook, hosts={"printhost": values}) == dict(playbook=playbook, targets=["printhost"], problems=[], warnings=[])

@@ -53,8 +53,9 @@ def test_monitor_check_mode_writes_nothing_but_still_says_what_was_seen(capsys, 
     assert not target.exists()
 
 
-def test_the_probe_reports_return_no_message(capsys, tmp_path):
-    assert "message" not in run_module(capsys, dir=str(tmp_path), name="detect", probe=PROBE)
+def test_the_probe_reports_return_their_own_message(capsys, tmp_path):
+    message = run_module(capsys, dir=str(tmp_path), name="detect", probe=PROBE)["message"]
+    assert message == ["1 of 1 address expose 1 open BJNP/raw-print port"] + message[1:] and len(message) == 2
 
 
 @pytest.mark.parametrize("args, message", [
