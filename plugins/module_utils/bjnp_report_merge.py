@@ -77,7 +77,7 @@ def _count(value, where):
 
 
 def _port_number(value, where):
-    if isinstance(value, bool) or not isinstance(value, int):
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 65535:
         raise ValueError("%s: %r is not a port number" % (where, value))
     return value
 

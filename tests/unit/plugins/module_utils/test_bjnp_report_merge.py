@@ -243,6 +243,7 @@ def test_reports_that_are_not_slice_reports_are_refused():
     (("clean", "ports", 0, "states", "shut"), 1, r"clean.ports\[0\].states: 'shut' is not one of open"),
     (("clean", "ports", 0, "protocol"), "sctp", r"clean.ports\[0\].protocol: 'sctp' is not one of tcp, udp"),
     (("clean", "addresses"), None, "clean.addresses: None is not a count"),
+    (("clean", "ports", 0, "port"), 70000, r"clean.ports\[0\].port: 70000 is not a port number"),
     (("detail",), "some", "detail 'some' is not one of findings, all"),
     (("summary", "elapsed"), "fast", "summary.elapsed: 'fast' is not a number of seconds"),
     (("run_id",), 41, "run_id 41 is not a string"),
