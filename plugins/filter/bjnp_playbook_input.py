@@ -58,6 +58,8 @@ PLAYBOOK_VARIABLES = {
     "bjnp_report_title": (dict(type="str"), PLAYBOOKS),
     "bjnp_report_formats": (dict(type="list", elements="str", choices=["json", "junit", "html"]), PLAYBOOKS),
     "bjnp_report_detail": (dict(type="str", choices=["findings", "all"]), PROBING),
+    "bjnp_report_run_id": (dict(type="str"), PROBING),
+    "bjnp_report_slice_id": (dict(type="str"), PROBING),
     "bjnp_unknown_vars_waived": (dict(type="raw"), PLAYBOOKS),
     "bjnp_fail_on_exposure": (dict(type="bool"), GATES),
     "bjnp_fail_on_attempts": (dict(type="bool"), MONITORING),

@@ -283,8 +283,11 @@ def _clean_counts(hosts):
 
 
 def build_document(name, probe=None, listeners=None, firewall=None, inventory=None,
-                   change_id=None, title=None, now=None, detail="findings"):
+                   change_id=None, title=None, now=None, detail="findings", run_id=None, slice_id=None, slices=None):
     """The report document (docs/reports.md). ``now`` is a UTC datetime (default: now).
+
+    ``run_id`` and ``slice_id`` say which run (an AWX workflow job) and which part of it (a
+    slice's job) this report is; ``slices`` lists the slice ids a merged report was made of.
 
     ``detail`` ``findings`` lists an address with every port only when it is exposed (now or
     before), changed or an inventory host, and counts the other, clean, ones by port and state
@@ -387,6 +390,9 @@ def build_document(name, probe=None, listeners=None, firewall=None, inventory=No
     # The probe counted more addresses than it returned (only_exposed): clean ones without ports.
     clean = {"addresses": total - len(hosts), "without_ports": total - len(probed), "ports": _clean_counts(unlisted)}
     document = _header(name, title, change_id, now)
+    document.update(run_id=_text(run_id, "run_id") or None, slice_id=_text(slice_id, "slice_id") or None,
+                    slices=[_text(item, "slices[%d]" % index, allow_none=False)
+                            for index, item in enumerate(_list(slices, "slices"))])
     document.update(detail=detail, comparison=comparison, summary=summary, hosts=hosts, clean=clean,
                     managed=managed)
     return document
@@ -443,9 +449,11 @@ def render_junit(document):
 
     hosts_suite = ET.Element("testsuite", name="bjnp.hosts", timestamp=document["generated"][:-1])
     properties = ET.SubElement(hosts_suite, "properties")
-    for key in ("name", "change_id", "generated"):
+    for key in ("name", "change_id", "run_id", "slice_id", "generated"):
         if document[key]:
             ET.SubElement(properties, "property", name=key, value=xml_text(document[key]))
+    if document["slices"]:
+        ET.SubElement(properties, "property", name="slices", value=xml_text(" ".join(document["slices"])))
     for host in document["hosts"]:
         case = ET.SubElement(hosts_suite, "testcase", classname="bjnp.hosts", name=xml_text(host["address"]),
                              time="0")
@@ -594,9 +602,13 @@ def render_html(document):
         "<title>%s</title>" % _e(document["title"]),
         "<style>%s</style></head><body>" % _CSS,
         "<h1>%s</h1>" % _e(document["title"]),
-        '<p class="meta">%s report, generated %s%s</p>' % (
+        '<p class="meta">%s report, generated %s%s%s%s%s</p>' % (
             _e(document["name"]), _e(document["generated"]),
-            ", change <code>%s</code>" % _e(document["change_id"]) if document["change_id"] else ""),
+            ", change <code>%s</code>" % _e(document["change_id"]) if document["change_id"] else "",
+            ", run <code>%s</code>" % _e(document["run_id"]) if document["run_id"] else "",
+            ", slice <code>%s</code>" % _e(document["slice_id"]) if document["slice_id"] else "",
+            ", merged from %d slices: %s" % (len(document["slices"]), ", ".join(
+                "<code>%s</code>" % _e(item) for item in document["slices"])) if document["slices"] else ""),
     ]
 
     out.append('<h2>Summary</h2><table id="summary" class="counts"><tr><th></th>%s<th>now</th></tr>'

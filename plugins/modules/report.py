@@ -93,6 +93,19 @@ options:
     description:
       - Change ticket of the maintenance window, shown in every format.
     type: str
+  run_id:
+    description:
+      - Which run this report belongs to when one run writes several reports, for example the AWX
+        workflow job of a sliced job template (C(awx_workflow_job_id)); M(netsec.bjnp.report_merge)
+        merges only reports of one run. Not read with O(name=monitor).
+    type: str
+    version_added: 0.2.0
+  slice_id:
+    description:
+      - Which part of the run this report covers, unique within the run, for example the slice's
+        own AWX job (C(awx_job_id)). Not read with O(name=monitor).
+    type: str
+    version_added: 0.2.0
   formats:
     description:
       - Which files to write.
@@ -262,7 +275,6 @@ summary:
 """
 
 import os
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
@@ -281,30 +293,7 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import (
     timestamp,
     utc_now,
 )
-
-
-def free_stem(directory, name, stamp, formats):
-    """``<name>-<stamp>``, with ``-2``, ``-3``... when a run in the same second left files."""
-    stem = "%s-%s" % (name, stamp)
-    counter = 1
-    while any(os.path.exists(os.path.join(directory, "%s.%s" % (stem, EXTENSIONS[fmt]))) for fmt in formats):
-        counter += 1
-        stem = "%s-%s-%d" % (name, stamp, counter)
-    return stem
-
-
-def write_atomically(path, data):
-    """Write to a temporary file in the same directory and rename it over ``path``."""
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".%s." % os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o640)
-        os.rename(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report_files import free_stem, write_atomically
 
 
 def main():
@@ -319,6 +308,8 @@ def main():
             attempts=dict(type="dict", default={}),
             detail=dict(type="str", choices=["findings", "all"], default="findings"),
             change_id=dict(type="str"),
+            run_id=dict(type="str"),
+            slice_id=dict(type="str"),
             formats=dict(type="list", elements="str", choices=list(FORMATS), default=list(FORMATS)),
             title=dict(type="str"),
         ),
@@ -331,7 +322,8 @@ def main():
     now = utc_now()
     monitor = params["name"] == MONITOR
     # Input the report would not read is refused, not dropped without a word.
-    unread = [key for key in (("probe", "listeners", "firewall", "inventory") if monitor else ("attempts",))
+    unread = [key for key in (("probe", "listeners", "firewall", "inventory", "run_id", "slice_id") if monitor
+                              else ("attempts",))
               if params[key]]
     if unread:
         module.fail_json(msg="%s %s not read by the %s report: %s" % (
@@ -345,7 +337,7 @@ def main():
             document = build_document(params["name"], probe=params["probe"], listeners=params["listeners"],
                                       firewall=params["firewall"], inventory=params["inventory"],
                                       change_id=params["change_id"], title=params["title"], now=now,
-                                      detail=params["detail"])
+                                      detail=params["detail"], run_id=params["run_id"], slice_id=params["slice_id"])
     except ValueError as exc:
         module.fail_json(msg="bad report input: %s" % exc)
     renderers = MONITOR_RENDERERS if monitor else RENDERERS

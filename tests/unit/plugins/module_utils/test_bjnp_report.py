@@ -59,8 +59,8 @@ def build(**kwargs):
 
 def test_detect_document_has_every_documented_key_and_sorted_hosts():
     doc = build(probe=probe_result(V6, PRINTER, QUIET), detail="all")
-    assert set(doc) == {"schema_version", "generator", "name", "title", "generated", "change_id", "detail",
-                        "comparison", "summary", "hosts", "clean", "managed"}
+    assert set(doc) == {"schema_version", "generator", "name", "title", "generated", "change_id", "run_id",
+                        "slice_id", "slices", "detail", "comparison", "summary", "hosts", "clean", "managed"}
     assert doc["schema_version"] == 2 and doc["generated"] == "2026-11-25T12:00:00Z"
     assert doc["title"] == "netsec.bjnp detect" and doc["comparison"] is False and doc["detail"] == "all"
     # Numeric order (.9 before .10), IPv4 before IPv6.
