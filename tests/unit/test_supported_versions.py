@@ -114,3 +114,15 @@ def test_no_tracked_file_hard_codes_the_venv_python_version():
         if re.search(r"lib/python3\.\d+/site-packages|\"lib\", \"python3\.\d+\"|--python 3\.\d+", text):
             offenders.append(name)
     assert offenders == []
+
+
+def test_matrix_integration_leaves_out_only_tests_that_run_no_ansible_core():
+    makefile = read("Makefile").replace("\\\n", " ")
+    listed = re.search(r"^MATRIX_INTEGRATION \?= \$\(addprefix tests/integration/,(.+)\)$", makefile, re.M).group(1).split()
+    everything = sorted(name for name in os.listdir(os.path.join(ROOT, "tests", "integration"))
+                        if name.startswith("test_") and name.endswith(".py"))
+    assert set(listed) <= set(everything), set(listed) - set(everything)
+    # ansible, ansible-playbook, or the helpers that start them (bjnp_integration.py).
+    drives_core = re.compile(r"ansible-playbook|BIN, \"ansible\"|netns_module|\bprobe\(|tool_env\(")
+    for name in sorted(set(everything) - set(listed)):
+        assert not drives_core.search(read(os.path.join("tests", "integration", name))), name

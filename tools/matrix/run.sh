@@ -3,7 +3,8 @@
 # (.cache/matrix/core-<minor>, tools/matrix/make-venv.sh) with that ansible-core, its collections
 # bundle and the test tools, then `ansible-test sanity` (tools/run-sanity.sh --venv) and the
 # unit tests on it. A table of step durations at the end; non-zero exit on any failure.
-# The minors in BJNP_MATRIX_FULL also run the integration tests and the Molecule jobs of
+# The minors in BJNP_MATRIX_FULL also run the integration tests of BJNP_MATRIX_INTEGRATION
+# (pytest arguments; default tests/integration, all of them) and the Molecule jobs of
 # BJNP_MATRIX_MOLECULE (tools/run-molecule.sh arguments; empty: all of them on every distro in
 # BJNP_MOL_DISTROS) on their core.
 # BJNP_MATRIX_ONLY=venv builds the venvs and runs nothing (to time the installs apart).
@@ -13,6 +14,7 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 cd "$root"
 read -r -a full_minors <<< "${BJNP_MATRIX_FULL:-}"
+read -r -a integration_tests <<< "${BJNP_MATRIX_INTEGRATION:-tests/integration}"
 read -r -a molecule_jobs <<< "${BJNP_MATRIX_MOLECULE:-}"
 logs="$root/.cache/matrix/logs"
 mkdir -p "$logs"
@@ -61,7 +63,7 @@ for minor in "${minors[@]}"; do
   # Two workers: most of the time is ansible-playbook runs (the emulated Windows host), one core each.
   step "$minor" unit "${env_of_venv[@]}" "$venv/bin/pytest" -q -p no:cacheprovider -n "${MATRIX_UNIT_WORKERS:-2}" tests/unit
   if [ "${#full[@]}" -gt 0 ]; then
-    step "$minor" integration "${env_of_venv[@]}" "$venv/bin/pytest" -q -p no:cacheprovider tests/integration
+    step "$minor" integration "${env_of_venv[@]}" "$venv/bin/pytest" -q -p no:cacheprovider "${integration_tests[@]}"
     step "$minor" molecule "${env_of_venv[@]}" bash tools/run-molecule.sh "${MOLECULE_WORKERS:-2}" "${molecule_jobs[@]}"
   fi
 done
