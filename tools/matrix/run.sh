@@ -57,8 +57,11 @@ for minor in "${minors[@]}"; do
   [ "${BJNP_MATRIX_ONLY:-}" = venv ] && continue
   site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')"
   # The tests (and the ansible-playbook they start) run this venv and its collections bundle.
+  # CONTAINERS_CONF: podman runs here only with the project's containers.conf (as in the Makefile).
   env_of_venv=(env PATH="$venv/bin:$PATH" VIRTUAL_ENV="$venv"
-               ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections:$site")
+               ANSIBLE_COLLECTIONS_PATH="$root/.cache/collections:$site"
+               ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$root/ansible.cfg}"
+               CONTAINERS_CONF="${CONTAINERS_CONF:-$root/tests/podman/containers.conf}")
   step "$minor" sanity "${env_of_venv[@]}" bash tools/run-sanity.sh --venv "$venv"
   # Two workers: most of the time is ansible-playbook runs (the emulated Windows host), one core each.
   step "$minor" unit "${env_of_venv[@]}" "$venv/bin/pytest" -q -p no:cacheprovider -n "${MATRIX_UNIT_WORKERS:-2}" tests/unit
