@@ -7,7 +7,14 @@ SHELL := /bin/bash
 
 VENV        := .venv
 BIN         := $(CURDIR)/$(VENV)/bin
-PYTHON_BASE ?= python3
+# The controller Python of .venv and of every matrix venv: 3.12 is the one release every
+# ansible-core of the matrix supports (docs/testing.md, "ansible-core matrix").
+PYTHON_BASE ?= /root/.pyenv/versions/3.12.1/bin/python3.12
+PYTHON_VERSION := $(shell $(PYTHON_BASE) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+ifeq ($(PYTHON_VERSION),)
+$(error PYTHON_BASE=$(PYTHON_BASE) is not a working Python; install 3.12 (pyenv install 3.12.1) or pass PYTHON_BASE=/path/to/python3.12)
+endif
+VENV_SITE   := $(CURDIR)/$(VENV)/lib/python$(PYTHON_VERSION)/site-packages
 COLLECTIONS := $(CURDIR)/.cache/collections
 COLLECTION_LINK := $(COLLECTIONS)/ansible_collections/netsec/bjnp
 MOLECULE_WORKERS ?= 2
@@ -15,9 +22,20 @@ MOLECULE_WORKERS ?= 2
 # the scenarios of MOLECULE_MATRIX on the others.
 MOLECULE_DISTROS ?= debian11 debian12 debian13
 MOLECULE_MATRIX ?= nftables iptables-nft iptables-legacy ufw firewalld
+# The ansible-core matrix (tools/matrix/cores.txt; docs/testing.md, "ansible-core matrix"):
+# sanity and unit tests on every minor; on MATRIX_FULL (the oldest) also the integration files
+# of MATRIX_INTEGRATION (the modules, the role and the playbooks run through ansible-core on this
+# machine; docs/testing.md names the files left out and why) and the Molecule jobs of
+# MATRIX_MOLECULE. The newest minor, the default toolchain, runs everything in the targets above.
+MATRIX_FULL ?= 2.16
+MATRIX_INTEGRATION ?= $(addprefix tests/integration/,test_firewall_modules.py test_firewall_role.py \
+  test_role_input.py test_playbook_guards.py test_monitor_playbook.py test_probe_loopback.py \
+  test_probe_errors.py test_report_html.py)
+MATRIX_MOLECULE ?= nftables iptables-nft iptables-legacy ufw firewalld gateway
+MATRIX_MOLECULE_DISTROS ?= debian12
 
 export PATH := $(BIN):$(PATH)
-export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS):$(CURDIR)/$(VENV)/lib/python3.11/site-packages
+export ANSIBLE_COLLECTIONS_PATH := $(COLLECTIONS):$(VENV_SITE)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 export CONTAINERS_CONF := $(CURDIR)/tests/podman/containers.conf
 export PYTHONDONTWRITEBYTECODE := 1
@@ -32,7 +50,9 @@ help: ## List the targets
 	@mkdir -p $(@D) && touch $@
 
 $(VENV)/.installed: requirements-dev.txt
-	test -x $(BIN)/python || $(PYTHON_BASE) -m venv $(VENV)
+	@# A venv of another Python (an older PYTHON_BASE) is rebuilt, not reused.
+	$(BIN)/python -c 'import sys; sys.exit(sys.version_info[:2] != tuple(map(int, "$(PYTHON_VERSION)".split("."))))' 2>/dev/null || \
+	  { rm -rf $(VENV); $(PYTHON_BASE) -m venv $(VENV); }
 	$(BIN)/pip install --quiet --disable-pip-version-check -r requirements-dev.txt
 	touch $@
 
@@ -61,8 +81,8 @@ demo-clean: ## Remove the demo lab's containers and networks
 	bash tests/lab/demo.sh clean
 
 # --- checks -----------------------------------------------------------------------------
-.PHONY: test lint sanity unit integration molecule build-check publish-check
-test: lint sanity unit integration molecule build-check publish-check ## Everything CI runs
+.PHONY: test lint sanity unit integration molecule matrix build-check publish-check
+test: lint sanity unit integration molecule build-check publish-check matrix ## Everything CI runs; the matrix last, the longest
 	@echo "make test: all checks passed"
 
 lint: setup ## ansible-lint, production profile
@@ -79,6 +99,12 @@ integration: setup ## Probe and emulator against real sockets, nmap, tshark, nft
 
 molecule: image ## Every Molecule scenario on debian12, MOLECULE_MATRIX on the other releases (podman, local images)
 	BJNP_MOL_DISTROS="$(MOLECULE_DISTROS)" BJNP_MOL_MATRIX="$(MOLECULE_MATRIX)" bash tools/run-molecule.sh $(MOLECULE_WORKERS)
+
+matrix: image ## The older ansible-core minors: sanity and unit on each, integration and Molecule on MATRIX_FULL (a venv each in .cache/matrix)
+	PYTHON_BASE="$(PYTHON_BASE)" BJNP_MATRIX_FULL="$(MATRIX_FULL)" BJNP_MATRIX_MOLECULE="$(MATRIX_MOLECULE)" \
+	  BJNP_MATRIX_INTEGRATION="$(MATRIX_INTEGRATION)" \
+	  BJNP_MOL_DISTROS="$(MATRIX_MOLECULE_DISTROS)" MOLECULE_WORKERS="$(MOLECULE_WORKERS)" \
+	  bash tools/matrix/run.sh
 
 build-check: setup ## Build the collection tarball; it must hold no tests, lab or bench files
 	bash tools/check-build.sh

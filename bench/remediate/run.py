@@ -41,6 +41,9 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(ROOT, ".venv", "bin")
+# The collections bundle installed in that venv, whichever Python made it.
+VENV_SITE_PACKAGES = subprocess.run([os.path.join(BIN, "python"), "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
+                                    capture_output=True, text=True, check=True).stdout.strip()
 IMAGE = "localhost/netsec-bjnp-debian12:latest"
 PLAYBOOK = os.path.join(ROOT, "bench", "remediate", "remediate.yml")
 CONNECTIONS = {"pipelined": "bjnp_podman_pipelined", "podman": "containers.podman.podman"}
@@ -72,7 +75,7 @@ def environment():
     env.update(PATH=BIN + os.pathsep + env.get("PATH", ""),
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
                ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(COLLECTIONS + [
-                   os.path.join(ROOT, ".venv", "lib", "python3.11", "site-packages")]),
+                   VENV_SITE_PACKAGES]),
                CONTAINERS_CONF=os.path.join(ROOT, "tests", "podman", "containers.conf"),
                ANSIBLE_CONNECTION_PLUGINS=os.path.join(ROOT, "bench", "remediate", "connection_plugins"),
                ANSIBLE_PIPELINING="1",

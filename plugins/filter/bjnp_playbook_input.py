@@ -184,7 +184,9 @@ def check_type(name, value, spec):
     result = ArgumentSpecValidator({name: spec}).validate({name: value})
     problems = []
     for message in result.error_messages:
-        found = re.match(r"argument '[^']*' is of type \S+ and we were unable to convert to (\w+)", message)
+        # The type reads "str" from ansible-core 2.19, "<class 'str'>" before.
+        found = re.match(r"argument '[^']*' is of type (?:<class '[^']*'>|\S+) and we were unable to convert to (\w+)",
+                         message)
         if found and found.group(1) == "bool":
             message = "is not a boolean (%s)" % BOOLEAN_HINT
         elif found:

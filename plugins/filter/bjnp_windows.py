@@ -17,7 +17,6 @@ import re
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.six import string_types
 
 from ansible_collections.netsec.bjnp.plugins.filter.bjnp_listeners import bjnp_listeners
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_addresses import (
@@ -62,7 +61,7 @@ def _ports_text(low, high):
 
 def rule_group_problem(group):
     """Why ``group`` cannot be bjnp_windows_rule_group, or None."""
-    if not isinstance(group, string_types) or not group.strip():
+    if not isinstance(group, str) or not group.strip():
         return "bjnp_windows_rule_group is empty: the role only ever touches the rules of its own group"
     wildcards = sorted(set(c for c in group if c in _WILDCARDS))
     if wildcards:
@@ -196,7 +195,7 @@ def bjnp_windows_input(values):
     if problem:
         problems.append(problem)
     backup_dir = values.get("backup_dir")
-    if not isinstance(backup_dir, string_types) or not backup_dir.strip():
+    if not isinstance(backup_dir, str) or not backup_dir.strip():
         problems.append("bjnp_windows_backup_dir is empty")
     else:
         problem = windows_path_problem(backup_dir.rstrip("\\/"))
@@ -325,7 +324,7 @@ def _logging_values(entry, where):
         raise AnsibleFilterError("bjnp_windows_logging_plan: %s: LogBlocked %r of profile %s is not one of %s"
                                  % (where, blocked, name, ", ".join(_GPO_BOOLEANS)))
     file_name = entry.get("LogFileName")
-    if not isinstance(file_name, string_types) or len(file_name) > 1024 or _CONTROL.search(file_name):
+    if not isinstance(file_name, str) or len(file_name) > 1024 or _CONTROL.search(file_name):
         raise AnsibleFilterError("bjnp_windows_logging_plan: %s: LogFileName %r of profile %s is not a plain path"
                                  % (where, file_name, name))
     size = to_native(entry.get("LogMaxSizeKilobytes"))
@@ -412,7 +411,7 @@ def bjnp_windows_logging_plan(raw, group, action, backup=None, record_path="the 
     - ``undo``: every recorded change put back where the live value differs; no record is left.
     - ``import``: after a whole-policy import. ``backup`` is the ``logging`` of the imported
       backup's metadata (``changed``: what that run changed, ``record``: the record then) or
-      None for a backup without one. That run's changes are put back explicitly (whatever netsh
+      None (or '') for a backup without one. That run's changes are put back explicitly (whatever netsh
       restored), and the record kept is the backup's (else the current one) less the changes
       whose live value is back to the recorded one.
 
@@ -426,7 +425,7 @@ def bjnp_windows_logging_plan(raw, group, action, backup=None, record_path="the 
     problem = rule_group_problem(group)
     if problem:
         raise AnsibleFilterError("bjnp_windows_logging_plan: %s" % problem)
-    if isinstance(raw, string_types):
+    if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError as exc:
@@ -454,7 +453,8 @@ def bjnp_windows_logging_plan(raw, group, action, backup=None, record_path="the 
                    for c in (record or {"changed": []})["changed"] if live[c["profile"]] != c["before"]]
         after = None
     else:
-        if backup is None:
+        # '': a none from the role's templates on ansible-core before 2.19, which render it so.
+        if backup is None or backup == "":
             ran, kept = [], record
         else:
             if not isinstance(backup, dict) or sorted(backup) != ["changed", "profiles", "record"]:

@@ -24,7 +24,6 @@ import time
 
 from ansible.errors import AnsibleFilterError
 from ansible.module_utils.common.text.converters import to_native
-from ansible.module_utils.six import integer_types, string_types
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_addresses import normalize_ports
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_attempts import (
@@ -45,7 +44,7 @@ _ROW_TIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) (\S+)"
 
 
 def _whole(value):
-    return isinstance(value, integer_types) and not isinstance(value, bool)
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def bjnp_windows_attempts_input(values, now=None):
@@ -82,7 +81,7 @@ def _refuse(message):
 
 def _checked(raw):
     """What script attempts_read sent, checked field by field (it comes from the host)."""
-    if isinstance(raw, string_types):
+    if isinstance(raw, str):
         try:
             raw = json.loads(raw)
         except ValueError as exc:
@@ -97,19 +96,19 @@ def _checked(raw):
         _refuse("has now %r, not epoch seconds" % (raw.get("now"),))
     profiles = raw.get("profiles")
     if not isinstance(profiles, list) or not all(
-            isinstance(item, dict) and item.get("name") in _PROFILES and isinstance(item.get("LogBlocked"), string_types)
-            and isinstance(item.get("LogFileName"), string_types) for item in profiles):
+            isinstance(item, dict) and item.get("name") in _PROFILES and isinstance(item.get("LogBlocked"), str)
+            and isinstance(item.get("LogFileName"), str) for item in profiles):
         _refuse("has profiles %r, not [{name, LogBlocked, LogFileName}] of Domain, Private, Public" % (profiles,))
     files = raw.get("files")
     if not isinstance(files, list):
         _refuse("has files %r, not a list" % (files,))
     checked = []
     for entry in files:
-        if not isinstance(entry, dict) or not isinstance(entry.get("path"), string_types) \
+        if not isinstance(entry, dict) or not isinstance(entry.get("path"), str) \
                 or not all(_whole(entry.get(key)) and entry[key] >= 0 for key in ("size", "offset")) \
                 or entry["offset"] > entry["size"] \
                 or not all(isinstance(entry.get(key), bool) for key in ("exists", "rotated")) \
-                or not all(isinstance(entry.get(key), string_types) for key in ("head", "data", "error")):
+                or not all(isinstance(entry.get(key), str) for key in ("head", "data", "error")):
             _refuse("has a file entry %r, not {path, rotated, exists, size, offset, head, data, error}" % (entry,))
         try:
             head = base64.b64decode(entry["head"], validate=True)

@@ -27,6 +27,7 @@ import signal
 import socket
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 
@@ -34,7 +35,11 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 EMULATOR = os.path.join(ROOT, "tests", "lab", "bjnp_emulator.py")
-BIN = os.path.join(ROOT, ".venv", "bin")
+# The venv running the tests (.venv, or a tools/matrix venv of another ansible-core): its
+# ansible-playbook, and the collections it carries.
+BIN = os.path.dirname(sys.executable)
+COLLECTIONS_PATH = os.environ.get("ANSIBLE_COLLECTIONS_PATH") or os.pathsep.join(
+    [os.path.join(ROOT, ".cache", "collections"), sysconfig.get_path("purelib")])
 LOCK_DIR = os.path.join(tempfile.gettempdir(), "netsec-bjnp-integration-locks")
 BJNP_UDP_PORTS = (8611, 8612, 8613, 8614)
 BJNP_TCP_PORTS = (8611, 8612, 8613, 8614, 9100)
@@ -47,11 +52,9 @@ needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root: raw sockets (nm
 def tool_env():
     """The Makefile's environment, so the tests also run from a plain ``pytest``."""
     env = dict(os.environ)
-    collections = [os.path.join(ROOT, ".cache", "collections"),
-                   os.path.join(ROOT, ".venv", "lib", "python3.11", "site-packages")]
     env.update(PATH=BIN + os.pathsep + env.get("PATH", ""),
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.pathsep.join(collections),
+               ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
                ANSIBLE_LOAD_CALLBACK_PLUGINS="1",
                ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                ANSIBLE_NOCOLOR="1",

@@ -209,7 +209,9 @@ def test_a_change_needs_a_change_id_unless_waived(workdir, inventory, name, args
     run = playbook(workdir, inventory, name, "-e", "bjnp_hosts=printers", "-e", "bjnp_change_id_waived=true", *args)
     assert run.returncode != 0 and run.contacted()
     assert "running without a change id (bjnp_change_id_waived is true) (every target host)" in run.text
-    assert "interpreter '%s' was not found" % NO_PYTHON in run.text
+    # ansible-core 2.19 names the missing interpreter; 2.16-2.18 say only that the module failed for want of one.
+    assert ("interpreter '%s' was not found" % NO_PYTHON in run.text
+            or "The module failed to execute correctly, you probably need to set the interpreter" in run.text), run.text[-3000:]
 
 
 def test_remediate_starts_with_one_host_and_stops_at_its_failure(workdir, inventory):

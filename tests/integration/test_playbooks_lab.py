@@ -24,6 +24,8 @@ import tempfile
 
 import pytest
 
+from bjnp_integration import BIN, COLLECTIONS_PATH
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LAB = os.path.join(REPO, "tests", "lab")
 IMAGE = "localhost/netsec-bjnp-debian12:latest"
@@ -33,10 +35,11 @@ CONTROLLER, PRINTSERVER, PRINTHOST, PRINTER = OFFICE + ".10", OFFICE + ".20", OF
 
 ENV = dict(
     os.environ,
-    PATH=os.path.join(REPO, ".venv", "bin") + os.pathsep + os.environ.get("PATH", ""),
+    PATH=BIN + os.pathsep + os.environ.get("PATH", ""),
+    # demo.sh runs the venv of these tests, not necessarily .venv.
+    VIRTUAL_ENV=os.path.dirname(BIN),
     ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-    ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections") + os.pathsep
-    + os.path.join(REPO, ".venv", "lib", "python3.11", "site-packages"),
+    ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
     CONTAINERS_CONF=os.path.join(REPO, "tests", "podman", "containers.conf"),
     ANSIBLE_FORCE_COLOR="0",
     BJNP_LAB_PREFIX=PREFIX,

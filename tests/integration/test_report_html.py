@@ -37,7 +37,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # The same WCAG contrast computation the report's unit test checks the stylesheet with.
 sys.path.insert(0, os.path.join(ROOT, "tests", "unit", "plugins", "module_utils"))
 from wcag_contrast import contrast_ratio
-BIN = os.path.join(ROOT, ".venv", "bin")
+from bjnp_integration import BIN, COLLECTIONS_PATH
 CHROMIUM = shutil.which("chromium")
 HOSTILE_MODEL = "<script>document.title='pwned'</script><img src=x onerror=alert(1)>"
 # The stylesheet's state colours (plugins/module_utils/bjnp_report.py).
@@ -52,9 +52,7 @@ def tool_env():
     env = dict(os.environ)
     env.update(PATH=BIN + os.pathsep + env.get("PATH", ""),
                ANSIBLE_CONFIG=os.path.join(ROOT, "ansible.cfg"),
-               ANSIBLE_COLLECTIONS_PATH=os.pathsep.join([
-                   os.path.join(ROOT, ".cache", "collections"),
-                   os.path.join(ROOT, ".venv", "lib", "python3.11", "site-packages")]),
+               ANSIBLE_COLLECTIONS_PATH=COLLECTIONS_PATH,
                ANSIBLE_LOAD_CALLBACK_PLUGINS="1", ANSIBLE_STDOUT_CALLBACK="ansible.builtin.json",
                ANSIBLE_NOCOLOR="1", PYTHONDONTWRITEBYTECODE="1")
     return env

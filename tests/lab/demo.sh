@@ -38,8 +38,10 @@ gateway_printers_ip="$printers.2"
 
 export CONTAINERS_CONF="${CONTAINERS_CONF:-$repo/tests/podman/containers.conf}"
 export ANSIBLE_CONFIG="${ANSIBLE_CONFIG:-$repo/ansible.cfg}"
-export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$repo/.cache/collections:$repo/.venv/lib/python3.11/site-packages}"
-export PATH="$repo/.venv/bin:$PATH"
+# The venv to run: an activated one (VIRTUAL_ENV, e.g. a tools/matrix venv), else the checkout's .venv.
+venv="${VIRTUAL_ENV:-$repo/.venv}"
+export ANSIBLE_COLLECTIONS_PATH="${ANSIBLE_COLLECTIONS_PATH:-$repo/.cache/collections:$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_path("purelib"))')}"
+export PATH="$venv/bin:$PATH"
 export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-0}"
 
 say() { printf '\n==> %s\n' "$*"; }

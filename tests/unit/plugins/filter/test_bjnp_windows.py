@@ -21,6 +21,7 @@ import os
 import re
 import subprocess
 import sys
+import sysconfig
 import time
 
 import pytest
@@ -320,7 +321,7 @@ def _ansible_playbook(tmp_path, playbook, *args):
     env.setdefault("ANSIBLE_CONFIG", os.path.join(_REPO, "ansible.cfg"))
     env.setdefault("ANSIBLE_COLLECTIONS_PATH", os.pathsep.join([
         os.path.join(_REPO, ".cache", "collections"),
-        os.path.join(_REPO, ".venv", "lib", "python3.11", "site-packages")]))
+        sysconfig.get_path("purelib")]))
     env["ANSIBLE_NOCOLOR"] = "1"
     executable = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
     return subprocess.run([executable, "-i", str(tmp_path / "inventory.ini"), str(tmp_path / "play.yml")] + list(args),
@@ -1396,8 +1397,11 @@ class _Host(object):
         completed = subprocess.run([executable, "-i", str(self.tmp_path / "inventory.ini"), str(self.tmp_path / "play.yml"),
                                     "-e", json.dumps(extra or {})] + list(args),
                                    cwd=str(self.tmp_path), env=env, capture_output=True, text=True, timeout=300, check=False)
-        self.output = " ".join((completed.stdout + completed.stderr).split())
+        # ansible-core before 2.19 writes a message holding ' as a single-quoted YAML scalar, ' doubled.
+        self.output = " ".join((completed.stdout + completed.stderr).split()).replace("''", "'")
         self.returncode = completed.returncode
+        # A deprecation today is an error in a later ansible-core: the role must not lean on one.
+        assert "[DEPRECATION WARNING]" not in self.output, self.output
         path = self.tmp_path / "result.json"
         self.result = json.loads(path.read_text()) if path.exists() else None
         return self
@@ -1966,6 +1970,8 @@ def test_logging_plan_import_puts_back_that_runs_changes_and_keeps_what_is_still
     # A backup without logging metadata: the current record, less what is back as recorded.
     plan = win.bjnp_windows_logging_plan(_state({"Domain": "True"}, record=record), "g", "import", None)
     assert plan["changes"] == [] and plan["record_after"]["changed"] == [_change("Domain", "False", "True")]
+    # ansible-core before 2.19 templates `none` as '': the role hands the filter that for "no metadata".
+    assert win.bjnp_windows_logging_plan(_state({"Domain": "True"}, record=record), "g", "import", "") == plan
 
 
 @pytest.mark.parametrize("raw, named", [

@@ -12,7 +12,7 @@ import socket
 
 import pytest
 
-from ansible.module_utils.testing import patch_module_args
+from module_args import patch_module_args
 
 from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_targets
 from ansible_collections.netsec.bjnp.plugins.modules import probe
