@@ -92,7 +92,7 @@ sanity: setup ## ansible-test sanity on a copy of the tracked tree
 	bash tools/run-sanity.sh
 
 unit: setup ## Unit and property-based tests (no sockets, no root)
-	pytest -q tests/unit
+	pytest -q -n 2 tests/unit
 
 integration: setup ## Probe and emulator against real sockets, nmap, tshark, nftables
 	pytest -q tests/integration
