@@ -33,6 +33,25 @@ def free_stem(directory, name, stamp, formats):
     return stem
 
 
+def report_paths(directory, name, stamp, formats):
+    """``(paths, latest)``: per format, the stamped file of this run and the ``<name>-latest`` copy."""
+    stem = free_stem(directory, name, stamp, formats)
+    paths = dict((fmt, os.path.join(directory, "%s.%s" % (stem, EXTENSIONS[fmt]))) for fmt in formats)
+    latest = dict((fmt, os.path.join(directory, "%s-latest.%s" % (name, EXTENSIONS[fmt]))) for fmt in formats)
+    return paths, latest
+
+
+def write_reports(directory, paths, latest, contents):
+    """Write each format's bytes (``contents``) to its stamped file and its latest copy, atomically."""
+    if not os.path.isdir(directory):
+        os.makedirs(directory)
+        # Reports list the network's exposures: not for every local user.
+        os.chmod(directory, 0o750)
+    for fmt, data in contents.items():
+        write_atomically(paths[fmt], data)
+        write_atomically(latest[fmt], data)
+
+
 def write_atomically(path, data):
     """Write to a temporary file in the same directory and rename it over ``path``."""
     fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".%s." % os.path.basename(path))

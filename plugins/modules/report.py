@@ -280,7 +280,6 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import (
-    EXTENSIONS,
     FORMATS,
     MONITOR,
     MONITOR_RENDERERS,
@@ -293,7 +292,7 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import (
     timestamp,
     utc_now,
 )
-from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report_files import free_stem, write_atomically
+from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report_files import report_paths, write_reports
 
 
 def main():
@@ -345,24 +344,15 @@ def main():
     directory = params["dir"]
     if os.path.exists(directory) and not os.path.isdir(directory):
         module.fail_json(msg="dir %s exists and is not a directory" % directory)
-    stem = free_stem(directory, params["name"], timestamp(now), formats)
-    paths = dict((fmt, os.path.join(directory, "%s.%s" % (stem, EXTENSIONS[fmt]))) for fmt in formats)
-    latest = dict((fmt, os.path.join(directory, "%s-latest.%s" % (params["name"], EXTENSIONS[fmt])))
-                  for fmt in formats)
+    paths, latest = report_paths(directory, params["name"], timestamp(now), formats)
     result = dict(changed=True, paths=paths, latest=latest, summary=document["summary"])
     result["message"] = monitor_message(document) if monitor else probe_message(document)
     if module.check_mode:
         module.exit_json(**result)
 
     try:
-        if not os.path.isdir(directory):
-            os.makedirs(directory)
-            # Reports list the network's exposures: not for every local user.
-            os.chmod(directory, 0o750)
-        for fmt in formats:
-            data = to_bytes(renderers[fmt](document), errors="surrogate_or_replace")
-            write_atomically(paths[fmt], data)
-            write_atomically(latest[fmt], data)
+        write_reports(directory, paths, latest, dict(
+            (fmt, to_bytes(renderers[fmt](document), errors="surrogate_or_replace")) for fmt in formats))
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot write the report in %s: %s" % (directory, to_native(exc)), **result)
     module.exit_json(**result)

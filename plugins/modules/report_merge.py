@@ -154,16 +154,15 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_native
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import (
-    EXTENSIONS,
     FORMATS,
     RENDERERS,
     timestamp,
     utc_now,
 )
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report_files import (
-    free_stem,
     read_report_file,
-    write_atomically,
+    report_paths,
+    write_reports,
 )
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report_merge import merge_documents
 
@@ -198,22 +197,14 @@ def main():
     if os.path.exists(directory) and not os.path.isdir(directory):
         module.fail_json(msg="dir %s exists and is not a directory" % directory)
     name = "%s-merged" % document["name"]
-    stem = free_stem(directory, name, timestamp(now), formats)
-    paths = dict((fmt, os.path.join(directory, "%s.%s" % (stem, EXTENSIONS[fmt]))) for fmt in formats)
-    latest = dict((fmt, os.path.join(directory, "%s-latest.%s" % (name, EXTENSIONS[fmt]))) for fmt in formats)
+    paths, latest = report_paths(directory, name, timestamp(now), formats)
     result = dict(changed=True, name=document["name"], run_id=document["run_id"], slices=document["slices"],
                   conflicts=conflicts, paths=paths, latest=latest, summary=document["summary"])
     if module.check_mode:
         module.exit_json(**result)
     try:
-        if not os.path.isdir(directory):
-            os.makedirs(directory)
-            # Reports list the network's exposures: not for every local user.
-            os.chmod(directory, 0o750)
-        for fmt in formats:
-            data = to_bytes(RENDERERS[fmt](document), errors="surrogate_or_replace")
-            write_atomically(paths[fmt], data)
-            write_atomically(latest[fmt], data)
+        write_reports(directory, paths, latest, dict(
+            (fmt, to_bytes(RENDERERS[fmt](document), errors="surrogate_or_replace")) for fmt in formats))
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot write the merged report in %s: %s" % (directory, to_native(exc)), **result)
     module.exit_json(**result)

@@ -155,7 +155,7 @@ def test_three_slices_under_ansible_runner_merge_into_the_unsliced_report(fleet,
     # as the kernel names it (the interpreter running the tests, python3 or python3.12).
     emulator = "tcp/9100 %s" % os.path.basename(sys.executable)[:15]
     assert all(emulator in ["%s/%d %s" % (entry["protocol"], entry["port"], entry["process"])
-                                      for entry in item["listeners"]] for item in whole["managed"])
+                            for entry in item["listeners"]] for item in whole["managed"])
 
     # AWX: one workflow job, one job per slice, each slice every third host; all three at once.
     jobs = [WORKFLOW + 1 + number for number in range(SLICES)]
