@@ -594,14 +594,7 @@ def render_html(document):
     """
     summary = document["summary"]
     comparison = document["comparison"]
-    out = [
-        "<!DOCTYPE html>",
-        '<html lang="en"><head><meta charset="utf-8">',
-        '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
-        '<meta name="generator" content="%s">' % GENERATOR,
-        "<title>%s</title>" % _e(document["title"]),
-        "<style>%s</style></head><body>" % _CSS,
-        "<h1>%s</h1>" % _e(document["title"]),
+    out = _page_head(document["title"], _CSS) + [
         '<p class="meta">%s report, generated %s%s%s%s%s</p>' % (
             _e(document["name"]), _e(document["generated"]),
             ", change <code>%s</code>" % _e(document["change_id"]) if document["change_id"] else "",
@@ -1080,17 +1073,23 @@ def _monitor_state(item):
     return "attempts" if item["attempts"] else "quiet"
 
 
-def render_monitor_html(document):
-    """One self-contained page: no scripts, no external resources, every string escaped."""
-    summary = document["summary"]
-    out = [
+def _page_head(title, css):
+    """The start of a report page: its own stylesheet only (the CSP forbids scripts), then the title."""
+    return [
         "<!DOCTYPE html>",
         '<html lang="en"><head><meta charset="utf-8">',
         '<meta http-equiv="Content-Security-Policy" content="default-src \'none\'; style-src \'unsafe-inline\'">',
         '<meta name="generator" content="%s">' % GENERATOR,
-        "<title>%s</title>" % _e(document["title"]),
-        "<style>%s</style></head><body>" % _MONITOR_CSS,
-        "<h1>%s</h1>" % _e(document["title"]),
+        "<title>%s</title>" % _e(title),
+        "<style>%s</style></head><body>" % css,
+        "<h1>%s</h1>" % _e(title),
+    ]
+
+
+def render_monitor_html(document):
+    """One self-contained page: no scripts, no external resources, every string escaped."""
+    summary = document["summary"]
+    out = _page_head(document["title"], _MONITOR_CSS) + [
         '<p class="meta">monitor report (who knocks on the closed BJNP and raw-print ports), generated %s%s</p>' % (
             _e(document["generated"]),
             ", change <code>%s</code>" % _e(document["change_id"]) if document["change_id"] else ""),
