@@ -125,3 +125,14 @@ def test_every_integration_file_the_oldest_core_leaves_out_is_named_in_the_docs(
     # No silent skip: docs/testing.md's "Left out on" paragraph names exactly the rest.
     paragraph = re.search(r"^\*\*Left out on [\d.]+\*\*(.+?)\n\n", read("docs/testing.md"), re.M | re.S).group(1)
     assert set(re.findall(r"`(test_\w+\.py)`", paragraph)) == everything - set(listed)
+
+
+def test_module_tests_take_patch_module_args_from_the_fallback_helper():
+    # ansible.module_utils.testing exists from 2.19 only: a direct import breaks 2.16-2.18.
+    tests = os.path.join(ROOT, "tests", "unit")
+    needle = "from ansible.module_utils." + "testing import"  # split: this file holds no such import
+    direct = [os.path.relpath(os.path.join(folder, name), ROOT)
+              for folder, dummy, names in os.walk(tests) for name in names
+              if name.endswith(".py") and name != "module_args.py"
+              and needle in read(os.path.relpath(os.path.join(folder, name), ROOT))]
+    assert direct == [], "import patch_module_args from tests/unit/plugins/modules/module_args.py: %s" % direct
