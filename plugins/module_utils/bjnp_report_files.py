@@ -17,6 +17,8 @@ import os
 import stat
 import tempfile
 
+from ansible.module_utils.common.text.converters import to_bytes
+
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import EXTENSIONS
 
 # A /16 of detect results is a few MB; anything far larger is not one of our reports.
@@ -34,20 +36,26 @@ def free_stem(directory, name, stamp, formats):
 
 
 def report_paths(directory, name, stamp, formats):
-    """``(paths, latest)``: per format, the stamped file of this run and the ``<name>-latest`` copy."""
+    """``(paths, latest)``: per format, the stamped file of this run and the ``<name>-latest`` copy.
+
+    ``ValueError`` when ``directory`` exists and is not a directory.
+    """
+    if os.path.exists(directory) and not os.path.isdir(directory):
+        raise ValueError("dir %s exists and is not a directory" % directory)
     stem = free_stem(directory, name, stamp, formats)
     paths = dict((fmt, os.path.join(directory, "%s.%s" % (stem, EXTENSIONS[fmt]))) for fmt in formats)
     latest = dict((fmt, os.path.join(directory, "%s-latest.%s" % (name, EXTENSIONS[fmt]))) for fmt in formats)
     return paths, latest
 
 
-def write_reports(directory, paths, latest, contents):
-    """Write each format's bytes (``contents``) to its stamped file and its latest copy, atomically."""
+def write_reports(directory, paths, latest, document, renderers):
+    """Render ``document`` in each format of ``paths``; write it there and to its latest copy, atomically."""
     if not os.path.isdir(directory):
         os.makedirs(directory)
         # Reports list the network's exposures: not for every local user.
         os.chmod(directory, 0o750)
-    for fmt, data in contents.items():
+    for fmt in paths:
+        data = to_bytes(renderers[fmt](document), errors="surrogate_or_replace")
         write_atomically(paths[fmt], data)
         write_atomically(latest[fmt], data)
 

@@ -274,10 +274,8 @@ summary:
       sample: 1.204
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import (
     FORMATS,
@@ -342,17 +340,17 @@ def main():
     renderers = MONITOR_RENDERERS if monitor else RENDERERS
 
     directory = params["dir"]
-    if os.path.exists(directory) and not os.path.isdir(directory):
-        module.fail_json(msg="dir %s exists and is not a directory" % directory)
-    paths, latest = report_paths(directory, params["name"], timestamp(now), formats)
+    try:
+        paths, latest = report_paths(directory, params["name"], timestamp(now), formats)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     result = dict(changed=True, paths=paths, latest=latest, summary=document["summary"])
     result["message"] = monitor_message(document) if monitor else probe_message(document)
     if module.check_mode:
         module.exit_json(**result)
 
     try:
-        write_reports(directory, paths, latest, dict(
-            (fmt, to_bytes(renderers[fmt](document), errors="surrogate_or_replace")) for fmt in formats))
+        write_reports(directory, paths, latest, document, renderers)
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot write the report in %s: %s" % (directory, to_native(exc)), **result)
     module.exit_json(**result)

@@ -148,10 +148,8 @@ summary:
            backups: 0, rolled_back: 0, listeners: 0, elapsed: 2.1}
 """
 
-import os
-
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_bytes, to_native
+from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import (
     FORMATS,
@@ -194,17 +192,17 @@ def main():
         module.fail_json(msg="not merged, nothing written: %s" % exc, src=params["src"])
 
     directory = params["dir"]
-    if os.path.exists(directory) and not os.path.isdir(directory):
-        module.fail_json(msg="dir %s exists and is not a directory" % directory)
     name = "%s-merged" % document["name"]
-    paths, latest = report_paths(directory, name, timestamp(now), formats)
+    try:
+        paths, latest = report_paths(directory, name, timestamp(now), formats)
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
     result = dict(changed=True, name=document["name"], run_id=document["run_id"], slices=document["slices"],
                   conflicts=conflicts, paths=paths, latest=latest, summary=document["summary"])
     if module.check_mode:
         module.exit_json(**result)
     try:
-        write_reports(directory, paths, latest, dict(
-            (fmt, to_bytes(RENDERERS[fmt](document), errors="surrogate_or_replace")) for fmt in formats))
+        write_reports(directory, paths, latest, document, RENDERERS)
     except (IOError, OSError) as exc:
         module.fail_json(msg="cannot write the merged report in %s: %s" % (directory, to_native(exc)), **result)
     module.exit_json(**result)
