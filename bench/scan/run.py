@@ -293,22 +293,12 @@ def report_findings(path):
     """The same findings from a detect report's JSON document (hosts lists every exposed address)."""
     with open(path) as handle:
         document = json.load(handle)
-    tcp_open, identities, states = set(), {}, {}
-    for host in document["hosts"]:
-        for port in host["ports"]:
-            key = "%s %s" % (port["protocol"], port["state"])
-            states[key] = states.get(key, 0) + 1
-            if port["state"] != "open":
-                continue
-            if port["protocol"] == "tcp":
-                tcp_open.add((host["address"], port["port"]))
-            else:
-                identities[(host["address"], port["port"])] = (port["identity"] or {}).get("model")
+    findings, states = probe_findings(document)
     for column in document["clean"]["ports"]:
         for state, count in column["states"].items():
             key = "%s %s" % (column["protocol"], state)
             states[key] = states.get(key, 0) + count
-    return (tcp_open, identities), states
+    return findings, states
 
 
 def probe_findings(result):
@@ -326,7 +316,7 @@ def probe_findings(result):
             if port["protocol"] == "tcp":
                 tcp_open.add((host["address"], port["port"]))
             else:
-                identities[(host["address"], port["port"])] = port.get("identity", {}).get("model")
+                identities[(host["address"], port["port"])] = (port.get("identity") or {}).get("model")
     return (tcp_open, identities), states
 
 
