@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: netsec.bjnp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Filters of the playbooks' probe tasks (bjnp_probe_chunks.yml, bjnp_probe_merge.yml)."""
+"""The filter of the playbooks' probe tasks (bjnp_probe_chunks.yml)."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -12,7 +12,6 @@ from ansible.module_utils.common.text.converters import to_native
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_probe_merge import (
     DEFAULT_CHUNK_SIZE,
-    merge_probes,
     scan_chunks,
 )
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_targets import DEFAULT_MAX_TARGETS
@@ -25,28 +24,8 @@ def bjnp_probe_chunks(sites, chunk_size=DEFAULT_CHUNK_SIZE, max_targets=DEFAULT_
         raise AnsibleFilterError("bjnp_probe_chunks: %s" % to_native(exc))
 
 
-def bjnp_probe_merge(hosts, hostvars):
-    """``{phase: merged probe result}`` of what tasks/probe.yml stored on ``hosts`` (bjnp_probes).
-
-    In Python: the Jinja loop over every host's entries took seconds at a /20 and grew with
-    the hosts times the scan results each carried.
-    """
-    phases, order = {}, []
-    for host in hosts:
-        stored = hostvars[host].get("bjnp_probes") or {}
-        for phase, record in stored.items():
-            if phase not in phases:
-                order.append(phase)
-                phases[phase] = []
-            phases[phase].append(record)
-    try:
-        return dict((phase, merge_probes(phases[phase])) for phase in order)
-    except (TypeError, ValueError, AttributeError) as exc:
-        raise AnsibleFilterError("bjnp_probe_merge: %s" % to_native(exc))
-
-
 class FilterModule(object):
     """netsec.bjnp probe plumbing."""
 
     def filters(self):
-        return {"bjnp_probe_chunks": bjnp_probe_chunks, "bjnp_probe_merge": bjnp_probe_merge}
+        return {"bjnp_probe_chunks": bjnp_probe_chunks}

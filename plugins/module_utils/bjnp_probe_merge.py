@@ -227,3 +227,28 @@ def merge_probes(records):
             "sites": [sites[site] for site in site_order],
         },
     }
+
+
+def probe_of_phases(stored, phases):
+    """The report's probe input for ``phases`` of a run, merged from ``stored``: per play host, in
+    play order, its ``bjnp_probes`` (tasks/probe.yml: phase -> record), None where it has none.
+
+    One phase gives its merged result; two, ``[before, after]``, give ``{"before", "after"}`` for
+    the report to compare when both were probed, else the one that was; none probed gives ``{}``.
+    """
+    if not isinstance(phases, list) or not 1 <= len(phases) <= 2 or len(set(phases)) != len(phases) \
+            or not all(isinstance(phase, str) and phase for phase in phases):
+        raise ValueError("phases must be one phase or two different ones ([before, after]), got %r" % (phases,))
+    records = dict((phase, []) for phase in phases)
+    for index, probes in enumerate(stored):
+        if probes is None:
+            continue
+        if not isinstance(probes, dict):
+            raise ValueError("bjnp_probes of host %d is %r, not a dict of phase -> record" % (index, probes))
+        for phase in phases:
+            if phase in probes:
+                records[phase].append(probes[phase])
+    merged = [merge_probes(records[phase]) for phase in phases if records[phase]]
+    if len(merged) == 2:
+        return {"before": merged[0], "after": merged[1]}
+    return merged[0] if merged else {}

@@ -50,8 +50,21 @@ options:
         RV(netsec.bjnp.probe#module:summary) are read),
         or a dict with keys C(before) and C(after), each a probe result, to report a comparison.
       - A skipped probe task, an empty dict or no value means nothing was probed.
+      - Mutually exclusive with O(phases).
     type: dict
     default: {}
+  phases:
+    description:
+      - Instead of O(probe), the phases of the netsec.bjnp playbooks to report, as they stored them on
+        every play host (C(bjnp_probes), see C(playbooks/tasks/probe.yml)). They are read on the
+        controller from the hosts' variables and merged there, each address tagged with the site it
+        was probed from (C(probed_from)), without templating the results into this task's arguments.
+      - One phase (V([detect])) reports its merged probe; two (V([before, after])) compare them when
+        both were probed, else report the one that was. A phase no host probed is left out.
+      - Not read with O(name=monitor).
+    type: list
+    elements: str
+    version_added: 0.2.0
   listeners:
     description:
       - Inventory hostname to the list of local listeners on the BJNP and raw-print ports, each
@@ -118,6 +131,13 @@ options:
       - Title of the HTML page and name of the JUnit test suites. Defaults to C(netsec.bjnp <name>).
     type: str
 attributes:
+  action:
+    support: full
+    description:
+      - "An action plugin reads O(phases) on the controller. Where the task runs on the controller
+        (connection C(local) without become, as with C(delegate_to: localhost)) it also builds and
+        writes the report in the controller's process, as the controller's user; otherwise the module
+        does, on the host the task is delegated to (with become, as the become user)."
   check_mode:
     support: full
     description: In check mode nothing is written; the module returns the paths it would write.
@@ -139,6 +159,14 @@ notes:
 """
 
 EXAMPLES = r"""
+- name: Report what the detect playbook's probe tasks stored on every host (netsec.bjnp.detect does this)
+  netsec.bjnp.report:
+    dir: "{{ bjnp_report_dir }}"
+    name: detect
+    phases: [detect]
+  delegate_to: localhost
+  run_once: true
+
 - name: Report a detect run
   netsec.bjnp.report:
     dir: /var/lib/bjnp/reports
@@ -275,85 +303,22 @@ summary:
 """
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import (
-    FORMATS,
-    MONITOR,
-    MONITOR_RENDERERS,
-    NAMES,
-    RENDERERS,
-    build_document,
-    build_monitor_document,
-    monitor_message,
-    probe_message,
-    timestamp,
-    utc_now,
+from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report_task import (
+    REPORT_ARGUMENT_SPEC,
+    ReportError,
+    run_report,
 )
-from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report_files import report_paths, write_reports
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            dir=dict(type="path", required=True),
-            name=dict(type="str", required=True, choices=list(NAMES) + [MONITOR]),
-            probe=dict(type="dict", default={}),
-            listeners=dict(type="dict", default={}),
-            firewall=dict(type="dict", default={}),
-            inventory=dict(type="dict", default={}),
-            attempts=dict(type="dict", default={}),
-            detail=dict(type="str", choices=["findings", "all"], default="findings"),
-            change_id=dict(type="str"),
-            run_id=dict(type="str"),
-            slice_id=dict(type="str"),
-            formats=dict(type="list", elements="str", choices=list(FORMATS), default=list(FORMATS)),
-            title=dict(type="str"),
-        ),
-        supports_check_mode=True,
-    )
-    params = module.params
-    formats = [fmt for fmt in FORMATS if fmt in params["formats"]]
-    if not formats:
-        module.fail_json(msg="formats is empty: give at least one of %s" % ", ".join(FORMATS))
-    now = utc_now()
-    monitor = params["name"] == MONITOR
-    # Input the report would not read is refused, not dropped without a word.
-    unread = [key for key in (("probe", "listeners", "firewall", "inventory", "run_id", "slice_id") if monitor
-                              else ("attempts",))
-              if params[key]]
-    if unread:
-        module.fail_json(msg="%s %s not read by the %s report: %s" % (
-            " and ".join(unread), "are" if len(unread) > 1 else "is", params["name"],
-            "give attempts only" if monitor else "attempts is for name=monitor"))
+    # Reached only where the task does not run on the controller (delegated elsewhere, or with
+    # become): the action plugin runs the same run_report in-process otherwise.
+    module = AnsibleModule(argument_spec=REPORT_ARGUMENT_SPEC, supports_check_mode=True)
     try:
-        if monitor:
-            document = build_monitor_document(params["attempts"], change_id=params["change_id"],
-                                              title=params["title"], now=now)
-        else:
-            document = build_document(params["name"], probe=params["probe"], listeners=params["listeners"],
-                                      firewall=params["firewall"], inventory=params["inventory"],
-                                      change_id=params["change_id"], title=params["title"], now=now,
-                                      detail=params["detail"], run_id=params["run_id"], slice_id=params["slice_id"])
-    except ValueError as exc:
-        module.fail_json(msg="bad report input: %s" % exc)
-    renderers = MONITOR_RENDERERS if monitor else RENDERERS
-
-    directory = params["dir"]
-    try:
-        paths, latest = report_paths(directory, params["name"], timestamp(now), formats)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
-    result = dict(changed=True, paths=paths, latest=latest, summary=document["summary"])
-    result["message"] = monitor_message(document) if monitor else probe_message(document)
-    if module.check_mode:
-        module.exit_json(**result)
-
-    try:
-        write_reports(directory, paths, latest, document, renderers)
-    except (IOError, OSError) as exc:
-        module.fail_json(msg="cannot write the report in %s: %s" % (directory, to_native(exc)), **result)
-    module.exit_json(**result)
+        module.exit_json(**run_report(module.params, check_mode=module.check_mode))
+    except ReportError as exc:
+        module.fail_json(msg=str(exc), **exc.result)
 
 
 if __name__ == "__main__":

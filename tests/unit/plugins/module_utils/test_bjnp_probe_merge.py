@@ -117,3 +117,40 @@ def test_a_record_that_is_no_probe_result_is_an_error():
         merge.merge_probes(["x"])
     with pytest.raises(ValueError, match="not a netsec.bjnp.probe host entry"):
         merge.merge_probes([{"host": {"hosts": ["10.0.0.1"]}}])
+
+
+# --- phases, as the report action reads them from every host ------------------------------------
+
+def stored(phase, *hosts):
+    return {phase: {"from": "localhost", "host": result(*hosts), "scan": []}}
+
+
+def test_one_phase_is_its_merged_result_and_other_phases_are_not_read():
+    probes = [dict(stored("before", entry("10.0.0.1", "open")), **stored("detect", entry("10.0.0.9", "closed"))),
+              None, stored("detect", entry("10.0.0.2", "open"))]
+    merged = merge.probe_of_phases(probes, ["detect"])
+    assert [host["address"] for host in merged["hosts"]] == ["10.0.0.2", "10.0.0.9"]
+    assert merged["summary"]["exposed"] == 1
+
+
+def test_before_and_after_are_compared_when_both_were_probed_and_the_one_probed_stands_alone():
+    both = [dict(stored("before", entry("10.0.0.1", "open")), **stored("after", entry("10.0.0.1", "filtered")))]
+    compared = merge.probe_of_phases(both, ["before", "after"])
+    assert sorted(compared) == ["after", "before"]
+    assert compared["after"]["hosts"][0]["ports"][0]["state"] == "filtered"
+    alone = merge.probe_of_phases([stored("before", entry("10.0.0.1", "open"))], ["before", "after"])
+    assert alone["hosts"][0]["address"] == "10.0.0.1" and "before" not in alone
+    assert merge.probe_of_phases([None, {}], ["verify"]) == {}
+
+
+@pytest.mark.parametrize("phases, stored_probes, message", [
+    ([], [], "phases must be one phase or two different ones"),
+    (["before", "after", "verify"], [], "phases must be one phase or two different ones"),
+    (["detect", "detect"], [], "phases must be one phase or two different ones"),
+    ("detect", [], "phases must be one phase or two different ones"),
+    (["detect"], ["not a dict"], "bjnp_probes of host 0 is 'not a dict'"),
+    (["detect"], [{"detect": "oops"}], "record 0 is 'oops', not a dict with from, host and scan"),
+])
+def test_bad_phases_and_bad_stored_probes_are_refused(phases, stored_probes, message):
+    with pytest.raises(ValueError, match=message):
+        merge.probe_of_phases(stored_probes, phases)

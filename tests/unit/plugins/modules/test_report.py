@@ -16,6 +16,7 @@ import pytest
 
 from module_args import patch_module_args
 
+from ansible_collections.netsec.bjnp.plugins.module_utils import bjnp_report_task
 from ansible_collections.netsec.bjnp.plugins.modules import report
 
 PROBE = {"hosts": [{"address": "127.0.0.10", "exposed": True,
@@ -54,7 +55,7 @@ def test_writes_three_formats_and_latest_copies(capsys, tmp_path):
 
 
 def test_a_second_run_in_the_same_second_does_not_overwrite(capsys, tmp_path, monkeypatch):
-    monkeypatch.setattr(report, "timestamp", lambda now: "20261125T120000Z")
+    monkeypatch.setattr(bjnp_report_task, "timestamp", lambda now: "20261125T120000Z")
     first = run_module(capsys, dir=str(tmp_path), name="verify", probe=PROBE, formats=["json"])
     second = run_module(capsys, dir=str(tmp_path), name="verify", probe={}, formats=["json"])
     assert first["paths"] == {"json": str(tmp_path / "verify-20261125T120000Z.json")}
@@ -82,6 +83,8 @@ def test_check_mode_writes_nothing_and_returns_the_paths(capsys, tmp_path):
     (dict(name="scan"), "value of name must be one of: detect, remediate, verify, rollback, monitor, got: scan"),
     (dict(name="detect", formats=["pdf"]), "value of formats must be one or more of: json, junit, html"),
     (dict(name="detect", formats=[]), "formats is empty"),
+    # The module cannot read other hosts' variables: phases is resolved by the action plugin.
+    (dict(name="detect", phases=["detect"]), "phases is read on the controller by the netsec.bjnp.report action"),
 ])
 def test_bad_input_fails_clearly_and_writes_nothing(capsys, tmp_path, args, message):
     result = run_module(capsys, dir=str(tmp_path / "r"), **args)
