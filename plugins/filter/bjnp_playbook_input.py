@@ -28,6 +28,7 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_targets import (
     MAX_RATE,
     MAX_RETRIES,
     MAX_TIMEOUT,
+    AddressSpan,
     parse_target,
 )
 
@@ -226,8 +227,8 @@ def _plain_number(number):
 
 def check_scan_targets(value, max_targets):
     """Problems of bjnp_scan_targets, by netsec.bjnp.probe's own target parser, and their count
-    against bjnp_probe_max_targets (hostnames count as one address here)."""
-    problems, total = [], 0
+    against bjnp_probe_max_targets (distinct addresses; hostnames count as one address here)."""
+    problems, total, span = [], 0, AddressSpan()
     # A string is a comma-separated list, as Ansible reads a list option.
     for target in value.split(",") if isinstance(value, str) else value if isinstance(value, list) else [value]:
         try:
@@ -235,7 +236,7 @@ def check_scan_targets(value, max_targets):
         except ValueError as exc:
             problems.append("bjnp_scan_targets: %s" % exc)
             continue
-        total += getattr(parsed, "num_addresses", 1)
+        total += 1 if isinstance(parsed, str) else span.add(parsed)
     limit = _number(max_targets)
     if not problems and limit is not None and total > limit:
         problems.append("bjnp_scan_targets expand to %d addresses, more than bjnp_probe_max_targets=%s (a /8 instead of "

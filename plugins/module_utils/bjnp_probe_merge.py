@@ -21,6 +21,7 @@ from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import add
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_targets import (
     DEFAULT_MAX_TARGETS,
     MAX_MAX_TARGETS,
+    AddressSpan,
     parse_target,
 )
 
@@ -41,6 +42,23 @@ def _pieces(target, chunk_size):
     return [(target, 1)]
 
 
+def _without_covered(targets):
+    """``targets`` without the addresses and networks that lie inside another of them (each would
+    be probed a second time in its own chunk), in the order given; hostnames are kept. CIDR
+    networks nest or are disjoint, so adding the largest first, whatever adds nothing is inside one.
+    """
+    parsed = {}
+    for target in targets:
+        item = parse_target(target)
+        if not isinstance(item, str):
+            parsed[target] = ipaddress.ip_network(item)
+    span, covered = AddressSpan(), set()
+    for target in sorted(parsed, key=lambda text: parsed[text].num_addresses, reverse=True):
+        if not span.add(parsed[target]):
+            covered.add(target)
+    return [target for target in targets if target not in covered]
+
+
 def _label(site, targets):
     return "%s: %s%s" % (site, targets[0], " and %d more" % (len(targets) - 1) if len(targets) > 1 else "")
 
@@ -50,7 +68,7 @@ def scan_chunks(sites, chunk_size=DEFAULT_CHUNK_SIZE, max_targets=DEFAULT_MAX_TA
 
     ``sites`` maps each inventory host to ``{"from": site, "targets": [...]}`` (its
     bjnp_probe_from and bjnp_scan_targets). Each site probes the union of the targets of the hosts
-    it serves (a target given twice is probed once); its first host (the leader) runs the loop, so
+    it serves (a target given twice, or inside a network also given, is probed once); its first host (the leader) runs the loop, so
     the sites probe in parallel. Returns ``[{"from", "leader", "targets", "addresses", "chunk",
     "chunks", "label"}]``. A site whose targets add up to more than ``max_targets`` addresses is
     refused, as the probe refuses it: the chunks alone would never reach the limit.
@@ -76,11 +94,11 @@ def scan_chunks(sites, chunk_size=DEFAULT_CHUNK_SIZE, max_targets=DEFAULT_MAX_TA
         if not targets[site]:
             continue
         pieces = []
-        for target in targets[site]:
-            try:
+        try:
+            for target in _without_covered(targets[site]):
                 pieces.extend(_pieces(target, split))
-            except ValueError as exc:
-                raise ValueError("bjnp_scan_targets of site %s: %s" % (site, exc))
+        except ValueError as exc:
+            raise ValueError("bjnp_scan_targets of site %s: %s" % (site, exc))
         total = sum(count for _text, count in pieces)
         if total > max_targets:
             raise ValueError("bjnp_scan_targets of site %s expand to %d addresses, more than bjnp_probe_max_targets=%d; "

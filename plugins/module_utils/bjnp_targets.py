@@ -11,6 +11,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import bisect
 import ipaddress
 import re
 import socket
@@ -143,12 +144,41 @@ def parse_target(target):
     return text
 
 
+class AddressSpan(object):
+    """The distinct addresses of the networks added so far, counted without enumerating them.
+
+    Kept as sorted, merged integer ranges (IPv6 placed past IPv4), so a network listed twice, or
+    inside another, or an address inside a listed network, adds nothing.
+    """
+
+    def __init__(self):
+        self._starts, self._ends = [], []
+
+    def add(self, network):
+        """Add an ``ipaddress`` network or address; return how many of its addresses were new."""
+        if isinstance(network, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
+            network = ipaddress.ip_network(network)
+        offset = 0 if network.version == 4 else 1 << 32
+        start, end = offset + int(network.network_address), offset + int(network.broadcast_address)
+        # The ranges that overlap or touch [start, end] are merged with it into one.
+        low = bisect.bisect_left(self._ends, start - 1)
+        high = bisect.bisect_right(self._starts, end + 1)
+        known = sum(max(0, min(e, end) - max(s, start) + 1)
+                    for s, e in zip(self._starts[low:high], self._ends[low:high]))
+        if low < high:
+            start, end = min(start, self._starts[low]), max(end, self._ends[high - 1])
+        self._starts[low:high] = [start]
+        self._ends[low:high] = [end]
+        return network.num_addresses - known
+
+
 def resolve_targets(targets, max_targets=DEFAULT_MAX_TARGETS, resolver=resolve_hostname):
     """Expand ``targets`` into ``([(ipaddress address, name or None), ...], unresolved)``.
 
     Networks contribute every address they contain (as nmap scans them); hostnames every
     address they resolve to. Duplicates are dropped, keeping the first occurrence and its
-    name. A malformed target raises ``ValueError`` (the input is wrong, nothing is probed);
+    name; the count against ``max_targets`` is of distinct addresses too (a host listed beside
+    its network counts once). A malformed target raises ``ValueError`` (the input is wrong, nothing is probed);
     a hostname that does not resolve is only listed in ``unresolved`` as ``{target, error}``
     so one stale DNS name does not stop the sweep of the others. ``resolver`` returns a
     name's addresses or raises ``ValueError`` with the reason. The count is checked before
@@ -160,15 +190,16 @@ def resolve_targets(targets, max_targets=DEFAULT_MAX_TARGETS, resolver=resolve_h
     parsed = []
     unresolved = []
     lookups = {}
+    span = AddressSpan()
     total = 0
     for target in targets or []:
         item = parse_target(target)
         if isinstance(item, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
             parsed.append((item, None))
-            total += item.num_addresses
+            total += span.add(item)
         elif isinstance(item, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
             parsed.append(([item], None))
-            total += 1
+            total += span.add(item)
         else:  # a hostname
             if item not in lookups:
                 try:
@@ -179,7 +210,7 @@ def resolve_targets(targets, max_targets=DEFAULT_MAX_TARGETS, resolver=resolve_h
             if lookups[item] is None:
                 continue
             parsed.append((lookups[item], item))
-            total += len(lookups[item])
+            total += sum(span.add(address) for address in lookups[item])
         if total > max_targets:
             raise ValueError("targets expand to more than max_targets=%d addresses (at least %d, "
                              "reached with '%s'); narrow them or raise max_targets"

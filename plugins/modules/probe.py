@@ -91,8 +91,9 @@ options:
     default: true
   max_targets:
     description:
-      - Refuse to run when the targets expand to more addresses than this, so a typo such as C(/8)
-        instead of C(/24) fails early.
+      - Refuse to run when the targets expand to more distinct addresses than this, so a typo such
+        as C(/8) instead of C(/24) fails early. An address inside a listed network, or a network
+        listed twice, counts once.
       - From 1 to 16777216 (a C(/8)).
     type: int
     default: 65536

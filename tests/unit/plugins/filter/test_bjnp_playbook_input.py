@@ -202,6 +202,12 @@ def test_scan_targets_are_counted_against_the_hosts_own_max_targets():
     assert check(hosts={"printhost": {"bjnp_scan_targets": "10.0.0.0/24,printer01.example.com"}})["problems"] == []
 
 
+def test_scan_targets_inside_a_listed_network_count_once():
+    # The probe counts distinct addresses: a printer listed beside its /16 is no 65,537th target.
+    values = {"bjnp_scan_targets": ["10.0.7.9", "10.0.0.0/16", "10.0.3.0/24"], "bjnp_probe_max_targets": 65536}
+    assert check(hosts={"printhost": values})["problems"] == []
+
+
 @pytest.mark.parametrize("playbook", pi.PLAYBOOKS)
 def test_good_values_pass(playbook):
     values = {"bjnp_probe_from": "controller", "bjnp_probe_timeout": "0.5", "bjnp_probe_retries": 0,

@@ -49,6 +49,17 @@ def test_each_site_probes_the_union_of_the_scan_targets_of_the_hosts_it_serves()
         ("jump-b", "b1", ["10.2.0.0/24"], "jump-b: 10.2.0.0/24 (1 of 1)")]
 
 
+def test_a_target_inside_another_network_of_the_site_is_probed_once_with_it():
+    # Before, 10.0.7.9 was a chunk of its own and again in the first /18, and the site counted
+    # 65,537 addresses: refused at the default max_targets.
+    sites = {"a": {"targets": ["10.0.7.9", "10.0.0.0/24"]}, "b": {"targets": ["10.0.0.0/16", "10.0.0.7/16"]}}
+    assert [(c["targets"], c["addresses"]) for c in merge.scan_chunks(sites)] == [
+        (["10.0.0.0/18"], 16384), (["10.0.64.0/18"], 16384), (["10.0.128.0/18"], 16384), (["10.0.192.0/18"], 16384)]
+    # Hostnames are kept (they resolve on the probing host); halves before their whole go.
+    sites = {"a": {"targets": ["192.0.2.0/25", "printer.example.com", "192.0.2.128/25", "192.0.2.0/24"]}}
+    assert [c["targets"] for c in merge.scan_chunks(sites)] == [["printer.example.com", "192.0.2.0/24"]]
+
+
 def test_small_targets_are_packed_and_a_size_that_is_no_power_of_two_splits_on_the_lower_one():
     chunks = merge.scan_chunks({"h": {"from": None, "targets": ["10.0.0.0/25", "10.0.1.0/25", "10.0.2.0/24"]}},
                                chunk_size=300)

@@ -195,6 +195,37 @@ def test_max_targets_names_count_and_limit_before_enumerating():
     assert len(targets.expand_targets(["127.0.0.0/16"])) == 65536
 
 
+def test_max_targets_counts_distinct_addresses():
+    # A printer listed beside its network, or a subnet of it, is one address, not one more.
+    expanded = targets.expand_targets(["127.0.7.9", "127.0.0.0/16", "127.0.3.0/24"], max_targets=65536)
+    assert len(expanded) == 65536 and addresses(expanded)[:2] == ["127.0.7.9", "127.0.0.0"]
+    named = targets.expand_targets(["127.0.0.0/30", "printer"], max_targets=4, resolver=lambda name: [ip("127.0.0.2")])
+    assert addresses(named) == ["127.0.0.0", "127.0.0.1", "127.0.0.2", "127.0.0.3"]
+    with pytest.raises(ValueError, match=r"max_targets=4 addresses \(at least 5, reached with '127.0.0.9'\)"):
+        targets.expand_targets(["127.0.0.0/30", "127.0.0.1", "127.0.0.9"], max_targets=4)
+
+
+def test_address_span_adds_only_new_addresses_and_keeps_ipv4_apart_from_ipv6():
+    span = targets.AddressSpan()
+    assert span.add(ipaddress.ip_network("10.0.0.0/25")) == 128
+    assert span.add(ipaddress.ip_network("10.0.0.128/25")) == 128
+    assert span.add(ipaddress.ip_network("10.0.0.0/23")) == 256
+    assert span.add(ip("10.0.1.255")) == 0
+    assert span.add(ip("::a00:5")) == 1  # the same integer as 10.0.0.5, another address
+    assert span.add(ipaddress.ip_network("0.0.0.0/0")) == 2 ** 32 - 512
+
+
+@given(st.lists(st.tuples(st.integers(0, 255), st.integers(24, 32), st.booleans()), max_size=30))
+def test_address_span_counts_what_enumeration_finds(networks):
+    span, seen = targets.AddressSpan(), set()
+    for low_byte, prefix, version6 in networks:
+        text = "2001:db8::%x/%d" % (low_byte, prefix + 96) if version6 else "10.9.8.%d/%d" % (low_byte, prefix)
+        network = ipaddress.ip_network(text, strict=False)
+        new = set(network) - seen
+        seen |= new
+        assert span.add(network) == len(new)
+
+
 @pytest.mark.parametrize("limit", [0, -1, 16777217, 10 ** 400, True])
 def test_max_targets_outside_its_range_is_refused(limit):
     # 10 ** 400 would let ::/64 through to an enumeration that never ends.
