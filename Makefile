@@ -31,7 +31,7 @@ MATRIX_FULL ?= 2.16
 MATRIX_INTEGRATION ?= $(addprefix tests/integration/,test_firewall_modules.py test_firewall_role.py \
   test_role_input.py test_playbook_guards.py test_monitor_playbook.py test_probe_loopback.py \
   test_probe_errors.py test_report_html.py test_report_action.py test_playbook_scan.py test_probe_from_sites.py \
-  test_awx_slices.py)
+  test_awx_slices.py test_listeners_role.py)
 MATRIX_MOLECULE ?= nftables iptables-nft iptables-legacy ufw firewalld gateway
 MATRIX_MOLECULE_DISTROS ?= debian12
 # Empty: every older minor of tools/matrix/cores.txt.

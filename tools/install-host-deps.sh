@@ -2,14 +2,15 @@
 # Installs the Debian packages the tests, the Molecule scenarios and the demo lab need on
 # the machine that runs them: podman (runc), the real BJNP peers (nmap, tshark, the CUPS
 # bjnp backend), firewall tools, debootstrap for the local images, chromium for the
-# HTML report check, sshd (run only inside a test namespace, for the lockout test). Safe to re-run: apt skips what is installed.
+# HTML report check, sshd (run only inside a test namespace, for the lockout test), netstat
+# (net-tools: the listeners role where ss is missing). Safe to re-run: apt skips what is installed.
 set -euo pipefail
 packages=(
   podman runc uidmap slirp4netns netavark aardvark-dns fuse-overlayfs
   nmap tshark cups-backend-bjnp
   nftables iptables iproute2 debootstrap
   chromium rsync shellcheck
-  openssh-server
+  openssh-server net-tools
 )
 missing=()
 for p in "${packages[@]}"; do

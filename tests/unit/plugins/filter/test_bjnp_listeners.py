@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright: netsec.bjnp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""netsec.bjnp.bjnp_listeners on community.general.listen_ports_facts output."""
+"""The listeners role's filters: bjnp_listeners on listen_ports_facts output, bjnp_ss_* on ss."""
 
 from __future__ import absolute_import, division, print_function
 
@@ -10,7 +10,11 @@ __metaclass__ = type
 import pytest
 
 from ansible.errors import AnsibleFilterError
-from ansible_collections.netsec.bjnp.plugins.filter.bjnp_listeners import bjnp_listeners
+from ansible_collections.netsec.bjnp.plugins.filter.bjnp_listeners import (
+    bjnp_listeners,
+    bjnp_ss_arguments,
+    bjnp_ss_listeners,
+)
 
 PORTS = [{"protocol": "tcp", "port": 9100}, {"protocol": "tcp", "port": "8611-8614"},
          {"protocol": "udp", "port": "8611-8614"}]
@@ -43,3 +47,19 @@ def test_entries_without_a_port_are_skipped_and_bad_ports_refused():
     assert bjnp_listeners([{"port": None}, {"port": "x"}, "junk"], None, PORTS) == []
     with pytest.raises(AnsibleFilterError, match="bad bjnp_ports entry"):
         bjnp_listeners([], [], [{"protocol": "sctp", "port": 1}])
+
+
+def test_the_ss_filters_name_themselves_in_their_errors():
+    with pytest.raises(AnsibleFilterError, match="^bjnp_ss_arguments: bjnp_ports is empty"):
+        bjnp_ss_arguments([])
+    with pytest.raises(AnsibleFilterError, match="^bjnp_ss_arguments: bad bjnp_ports entry"):
+        bjnp_ss_arguments([{"protocol": "sctp", "port": 1}])
+    with pytest.raises(AnsibleFilterError, match="^bjnp_ss_listeners: ss printed a line of an unknown layout"):
+        bjnp_ss_listeners("Netid State\nnonsense\n", PORTS)
+
+
+def test_ss_output_gives_the_items_listen_ports_facts_gives():
+    stdout = ("Netid State  Recv-Q Send-Q Local Address:Port Peer Address:PortProcess\n"
+              'tcp   LISTEN 0      128        0.0.0.0:9100      0.0.0.0:*    users:(("cupsd",pid=812,fd=7))\n'
+              'tcp   LISTEN 0      128        0.0.0.0:22        0.0.0.0:*    users:(("sshd",pid=700,fd=3))\n')
+    assert bjnp_ss_listeners(stdout, PORTS) == bjnp_listeners([sock(9100), sock(22, name="sshd", pid=700)], [], PORTS)
