@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # Copyright: netsec.bjnp contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The listeners role (ss, filtered by port in the kernel) side by side with the 0.1 path it
@@ -10,6 +9,8 @@ Usage (root, after `make setup`): python3 bench/listeners/run.py [--sockets 0,10
 """
 
 from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
 
 import argparse
 import json
