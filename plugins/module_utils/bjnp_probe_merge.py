@@ -14,7 +14,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import bisect
 import ipaddress
 
 from ansible_collections.netsec.bjnp.plugins.module_utils.bjnp_report import address_key
@@ -118,43 +117,6 @@ def scan_chunks(sites, chunk_size=DEFAULT_CHUNK_SIZE, max_targets=DEFAULT_MAX_TA
     return chunks
 
 
-def _ranges(targets):
-    """Sorted, merged ``[(start, end)]`` integer ranges (IPv6 offset past IPv4) of the address and
-    network targets; hostnames are left out."""
-    spans = []
-    for target in targets:
-        try:
-            parsed = parse_target(target)
-        except ValueError:
-            continue
-        if isinstance(parsed, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
-            parsed = ipaddress.ip_network(parsed)
-        if isinstance(parsed, (ipaddress.IPv4Network, ipaddress.IPv6Network)):
-            offset = 0 if parsed.version == 4 else 1 << 32
-            spans.append((offset + int(parsed.network_address), offset + int(parsed.broadcast_address)))
-    spans.sort()
-    merged = []
-    for start, end in spans:
-        if merged and start <= merged[-1][1] + 1:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
-        else:
-            merged.append((start, end))
-    return merged
-
-
-def _point(address):
-    try:
-        parsed = ipaddress.ip_address(address)
-    except ValueError:
-        return None
-    return (0 if parsed.version == 4 else 1 << 32) + int(parsed)
-
-
-def _inside(ranges, point):
-    index = bisect.bisect_right(ranges, (point, float("inf"))) - 1
-    return point is not None and index >= 0 and ranges[index][0] <= point <= ranges[index][1]
-
-
 def _ran(result):
     """Whether a registered result holds a probe that ran (not skipped, not failed)."""
     return isinstance(result, dict) and not result.get("skipped") and not result.get("failed") and "hosts" in result
@@ -208,13 +170,12 @@ def merge_probes(records):
             targets = item.get("targets") or []
             returned = [entry["address"] for entry in result["hosts"]]
             counted = _number(summary.get("targets"))
-            ranges = _ranges(targets)
+            span = AddressSpan.of_targets(targets)
             scanned_targets.extend(targets)
             # Addresses a chunk's hostnames resolved to that it did not return: counted, not known.
             if counted is not None:
-                inside = sum(1 for address in returned if _inside(ranges, _point(address)))
-                covered = sum(end - start + 1 for start, end in ranges)
-                name_extra += max(0, int(counted) - covered - (len(returned) - inside))
+                inside = sum(1 for address in returned if address in span)
+                name_extra += max(0, int(counted) - span.size - (len(returned) - inside))
             if chunk_site not in sites:
                 site_order.append(chunk_site)
                 sites[chunk_site] = {"from": chunk_site, "targets": 0, "exposed": 0, "elapsed": 0.0, "chunks": 0}
@@ -227,10 +188,9 @@ def merge_probes(records):
         if _ran(own):
             take(own, site)
             longest = max(longest, _number((own.get("summary") or {}).get("elapsed")) or 0.0)
-    ranges = _ranges(scanned_targets)
-    covered = sum(end - start + 1 for start, end in ranges)
+    scanned = AddressSpan.of_targets(scanned_targets)
     # Known addresses outside the scanned ranges (a host's own address, a scanned name's) add to them.
-    outside = sum(1 for address in hosts if not _inside(ranges, _point(address)))
+    outside = sum(1 for address in hosts if address not in scanned)
     for entry in sites.values():
         entry["elapsed"] = round(entry["elapsed"], 3)
         longest = max(longest, entry["elapsed"])
@@ -239,7 +199,7 @@ def merge_probes(records):
         "hosts": ordered,
         "unresolved": unresolved,
         "summary": {
-            "targets": covered + outside + name_extra if sites else len(hosts),
+            "targets": scanned.size + outside + name_extra if sites else len(hosts),
             "exposed": sum(1 for entry in ordered if any(port.get("state") == "open" for port in entry.get("ports") or [])),
             "elapsed": round(longest, 3),
             "sites": [sites[site] for site in site_order],

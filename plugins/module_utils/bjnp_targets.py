@@ -148,18 +148,44 @@ class AddressSpan(object):
     """The distinct addresses of the networks added so far, counted without enumerating them.
 
     Kept as sorted, merged integer ranges (IPv6 placed past IPv4), so a network listed twice, or
-    inside another, or an address inside a listed network, adds nothing.
+    inside another, or an address inside a listed network, adds nothing. ``size`` is the count.
     """
 
     def __init__(self):
         self._starts, self._ends = [], []
+        self.size = 0
+
+    @classmethod
+    def of_targets(cls, targets):
+        """The span of the address and network targets; hostnames and malformed ones are left out."""
+        span = cls()
+        for target in targets:
+            try:
+                parsed = parse_target(target)
+            except ValueError:
+                continue
+            if not isinstance(parsed, str):
+                span.add(parsed)
+        return span
+
+    @staticmethod
+    def _point(address):
+        return (0 if address.version == 4 else 1 << 32) + int(address)
+
+    def __contains__(self, address):
+        """Whether the address (text or ``ipaddress``) is in the span; text that is none is not."""
+        try:
+            point = self._point(ipaddress.ip_address(address))
+        except ValueError:
+            return False
+        index = bisect.bisect_right(self._starts, point) - 1
+        return index >= 0 and point <= self._ends[index]
 
     def add(self, network):
         """Add an ``ipaddress`` network or address; return how many of its addresses were new."""
         if isinstance(network, (ipaddress.IPv4Address, ipaddress.IPv6Address)):
             network = ipaddress.ip_network(network)
-        offset = 0 if network.version == 4 else 1 << 32
-        start, end = offset + int(network.network_address), offset + int(network.broadcast_address)
+        start, end = self._point(network.network_address), self._point(network.broadcast_address)
         # The ranges that overlap or touch [start, end] are merged with it into one.
         low = bisect.bisect_left(self._ends, start - 1)
         high = bisect.bisect_right(self._starts, end + 1)
@@ -169,6 +195,7 @@ class AddressSpan(object):
             start, end = min(start, self._starts[low]), max(end, self._ends[high - 1])
         self._starts[low:high] = [start]
         self._ends[low:high] = [end]
+        self.size += network.num_addresses - known
         return network.num_addresses - known
 
 
